@@ -1,0 +1,238 @@
+"""The frame pipeline shared by every FFT filter in the package.
+
+Data flows one way, once per chunk of frames::
+
+    caller's array -> validate -> (view) frames (..., rows, cols)
+      -> chunk -> to the compute device -> pad / taper into a float buffer
+      -> rfft2 -> x transfer function -> irfft2 -> crop -> clip/round
+      -> into the output on the caller's device
+
+A subclass says what transfer function to use (:meth:`FourierFilter.transfer`)
+or replaces the per-chunk step altogether (:class:`EdgeTaper`). Plans (padding
+geometry, transfer functions, taper weights) are cached per frame shape,
+device and precision, so a filter object applied to a stream of frames does
+that work once.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _frames
+from ._backend import Backend, check_backend_name, is_cupy_array, resolve_backend
+from .borders import Padding, check_pad, taper_weights
+from .otf import transfer_function
+from .psf import normalize
+
+BORDERS = ("reflect", "edgetaper", "circular")
+DEFAULT_MAX_MEMORY = 512 * 2**20
+
+
+@dataclass
+class Plan:
+    """Everything a chunk of frames of one shape needs, on one device."""
+
+    padding: Padding
+    transfer: Any  # complex (padded rows, padded cols // 2 + 1) on the device
+    taper: tuple | None = None  # (weights, psf transfer function) for edgetaper
+    bytes_per_frame: int = 0
+
+
+class FourierFilter:
+    """Applies a per-frame transfer function with the package's border,
+    layout, dtype, chunking and device handling. Subclasses define
+    :meth:`transfer`."""
+
+    def __init__(
+        self,
+        psf,
+        *,
+        border: str = "reflect",
+        pad=None,
+        channel_axis: int | None = None,
+        backend: str = "auto",
+        precision: str | None = None,
+        max_memory: int | None = None,
+    ):
+        self.psf = normalize(psf)
+        if border not in BORDERS:
+            raise ValueError(
+                f"border must be one of {', '.join(map(repr, BORDERS))}, got {border!r}"
+            )
+        self.border = border
+        self.pad = check_pad(pad)
+        if self.pad is not None and border != "reflect":
+            raise ValueError(f"pad applies to border='reflect' only, got border={border!r}")
+        if channel_axis is not None and (
+            isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)
+        ):
+            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+        self.channel_axis = channel_axis
+        self.backend = check_backend_name(backend)
+        _frames.dtypes(np.float32, precision)  # validates
+        self.precision = precision
+        if max_memory is not None and (
+            isinstance(max_memory, bool)
+            or not isinstance(max_memory, numbers.Integral)
+            or max_memory <= 0
+        ):
+            raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+        self.max_memory = max_memory
+        self._plans: dict[tuple, Plan] = {}
+
+    #: Restoration pads seamlessly; the forward model needs an exact mirror.
+    seamless = True
+
+    # -- what subclasses provide -------------------------------------------
+    def transfer(self, backend: Backend, padded: tuple[int, int]):
+        """complex128 transfer function for the padded frame shape."""
+        raise NotImplementedError
+
+    # -- the pipeline --------------------------------------------------------
+    def __call__(self, image):
+        image = _frames.as_image(image)
+        layout = _frames.Layout.of(image, self.channel_axis)
+        backend = resolve_backend(self.backend, image)
+        work, out_dtype = _frames.dtypes(image.dtype, self.precision)
+        frames = layout.frames(image)
+        plan = self.plan(backend, frames.shape[-2:], work)
+        out = _empty_like_caller(image, out_dtype)
+        out_frames = layout.frames(out)
+        max_frames = max(1, self._budget(backend) // plan.bytes_per_frame)
+        check_finite = image.dtype.kind == "f"
+        with backend.context():
+            for index in _frames.batch_chunks(frames.shape[:-2], max_frames):
+                chunk = backend.asarray(frames[index])
+                result = self._apply(backend, plan, chunk, work, check_finite)
+                result = _frames.cast_into(backend.xp, result, out_dtype)
+                _store(out_frames, index, result, out_dtype)
+        return out
+
+    def plan(self, backend: Backend, shape, work: np.dtype) -> Plan:
+        shape = tuple(int(n) for n in shape)
+        key = (shape, backend.key, np.dtype(work).str)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_plan(backend, shape, np.dtype(work))
+        return plan
+
+    def _make_plan(self, backend: Backend, shape, work: np.dtype) -> Plan:
+        complex_dtype = np.result_type(work, np.complex64)
+        xp = backend.xp
+        if self.border == "reflect":
+            padding = Padding.reflect(shape, self.psf.shape, self.pad, seamless=self.seamless)
+        else:
+            padding = Padding.none(shape)
+        with backend.context():
+            transfer = self.transfer(backend, padding.padded).astype(complex_dtype)
+            taper = None
+            if self.border == "edgetaper":
+                weights = xp.asarray(taper_weights(shape, self.psf), dtype=work)
+                blur = transfer_function(backend, self.psf, shape).astype(complex_dtype)
+                taper = (weights, blur)
+        # Padded buffer, its spectrum and the inverse transform can be alive
+        # together, plus FFT scratch: about four padded real frames.
+        bytes_per_frame = 4 * int(np.prod(padding.padded)) * work.itemsize
+        if taper is not None:
+            bytes_per_frame *= 2
+        return Plan(padding, transfer, taper, bytes_per_frame)
+
+    def _budget(self, backend: Backend) -> int:
+        if self.max_memory is not None:
+            return self.max_memory
+        env = os.environ.get("GPUDECONV_MAX_MEMORY")
+        if env:
+            return int(env)
+        if backend.name == "cupy":
+            free, _total = backend.xp.cuda.Device().mem_info
+            return max(DEFAULT_MAX_MEMORY, free // 2)
+        return DEFAULT_MAX_MEMORY
+
+    def _apply(self, backend: Backend, plan: Plan, chunk, work, check_finite: bool):
+        """Filter one chunk of frames (..., rows, cols); returns a float view
+        of the cropped result that the caller may modify."""
+        xp = backend.xp
+        padding = plan.padding
+        if plan.taper is not None:
+            buffer = taper(backend, plan, chunk.astype(work, copy=True))
+        elif padding.padded != padding.shape:
+            buffer = xp.empty(chunk.shape[:-2] + padding.padded, dtype=work)
+            padding.fill(xp, chunk, buffer)
+        else:
+            buffer = chunk.astype(work, copy=False)  # rfft2 leaves its input alone
+        spectrum = backend.rfft2(buffer)
+        del buffer
+        if check_finite:
+            _check_finite(xp, spectrum, chunk)
+        spectrum *= plan.transfer
+        restored = backend.irfft2(spectrum, padding.padded)
+        rows, cols = padding.shape
+        return restored[..., :rows, :cols]
+
+
+def taper(backend: Backend, plan: Plan, frames):
+    """``frames`` blended with their blur near the edges (in place)."""
+    weights, blur = plan.taper
+    spectrum = backend.rfft2(frames)
+    spectrum *= blur
+    blurred = backend.irfft2(spectrum, frames.shape[-2:])
+    # alpha * I + (1 - alpha) * B, computed as B + alpha * (I - B).
+    frames -= blurred
+    frames *= weights
+    frames += blurred
+    return frames
+
+
+class EdgeTaper(FourierFilter):
+    """MATLAB ``edgetaper`` as a frame operation (see :func:`borders.edgetaper`)."""
+
+    def __init__(self, psf, **options):
+        super().__init__(psf, border="edgetaper", **options)
+
+    def transfer(self, backend, padded):
+        return backend.xp.ones((padded[0], padded[1] // 2 + 1), dtype=np.complex128)
+
+    def _apply(self, backend, plan, chunk, work, check_finite):
+        tapered = taper(backend, plan, chunk.astype(work, copy=True))
+        if check_finite:
+            _check_finite(backend.xp, tapered.sum(axis=(-2, -1), keepdims=True), chunk)
+        return tapered
+
+
+def _check_finite(xp, spectrum, chunk) -> None:
+    # The zero-frequency term is each frame's sum: one NaN or Inf pixel
+    # makes it non-finite, so one value per frame checks the whole frame.
+    if bool(xp.isfinite(spectrum[..., 0, 0]).all()):
+        return
+    if bool(xp.isfinite(chunk).all()):
+        raise ValueError(
+            "image values are too large to sum in this precision; scale the "
+            "image down or pass precision='double'"
+        )
+    raise ValueError("image contains NaN or infinite values; replace them before deconvolving")
+
+
+def _empty_like_caller(image, dtype):
+    if is_cupy_array(image):
+        import cupy
+
+        with cupy.cuda.Device(image.device.id):
+            return cupy.empty(image.shape, dtype=dtype)
+    return np.empty(image.shape, dtype=dtype)
+
+
+def _store(out_frames, index, result, out_dtype) -> None:
+    """Write a chunk's result into the output, on the output's device."""
+    if is_cupy_array(out_frames) == is_cupy_array(result):
+        out_frames[index] = result  # the assignment casts (values already clipped)
+    elif is_cupy_array(result):
+        out_frames[index] = result.astype(out_dtype, copy=False).get()
+    else:
+        import cupy
+
+        out_frames[index] = cupy.asarray(result.astype(out_dtype, copy=False))

@@ -1,0 +1,148 @@
+"""Image validation, frame layout, dtype policy, chunking and the final cast.
+
+Layout: the two spatial axes are the last two axes that are not
+``channel_axis``; every other axis is a batch axis. Internally the channel axis
+is moved (as a view) to position -3, so frames are always ``(..., rows, cols)``
+and the FFT runs over the last two axes of whatever batch shape is left.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import is_cupy_array
+
+PRECISIONS = {None: None, "single": np.float32, "double": np.float64}
+
+
+def as_image(image, *, argname: str = "image"):
+    """``image`` as a NumPy or CuPy array with a supported dtype, or an error."""
+    if not (isinstance(image, np.ndarray) or is_cupy_array(image)):
+        try:
+            image = np.asarray(image)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{argname} must be an array, got {type(image).__name__}") from exc
+    dtype = image.dtype
+    if dtype == object or dtype.kind not in "uif":
+        raise TypeError(
+            f"{argname} must hold real numbers (integer or floating point), got "
+            f"dtype {dtype}; convert booleans or complex data explicitly"
+        )
+    return image
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the channel and spatial axes of an image are."""
+
+    ndim: int
+    channel_axis: int | None
+
+    @classmethod
+    def of(cls, image, channel_axis) -> Layout:
+        ndim = image.ndim
+        if channel_axis is not None:
+            if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+                raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+            if not -ndim <= channel_axis < ndim:
+                raise ValueError(
+                    f"channel_axis={channel_axis} is out of range for an image "
+                    f"with {ndim} dimension(s) (shape {image.shape})"
+                )
+            channel_axis = int(channel_axis) % ndim
+        spatial = ndim - (channel_axis is not None)
+        if spatial < 2:
+            raise ValueError(
+                "image must have two spatial axes (rows, columns) besides any "
+                f"channel axis, got shape {image.shape} with channel_axis={channel_axis}"
+            )
+        if image.size == 0:
+            raise ValueError(f"image must not be empty, got shape {image.shape}")
+        return cls(ndim, channel_axis)
+
+    def frames(self, a):
+        """A view of ``a`` with the spatial axes last and channels at -3."""
+        if self.channel_axis is None:
+            return a
+        return _moveaxis(a, self.channel_axis, -3)
+
+
+def _moveaxis(a, source: int, destination: int):
+    # NumPy and CuPy arrays both have .transpose; building the order by hand
+    # keeps this module free of any xp.
+    order = [i for i in range(a.ndim) if i != source]
+    order.insert(destination % a.ndim, source)
+    return a.transpose(order)
+
+
+def dtypes(dtype: np.dtype, precision) -> tuple[np.dtype, np.dtype]:
+    """(computation dtype, output dtype) for an input dtype.
+
+    Integers compute in float32 and come back in their own dtype; float32 and
+    float64 stay as they are; float16 computes and comes back in float32.
+    ``precision`` ("single" or "double") overrides the computation dtype only.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be None, 'single' or 'double', got {precision!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        work, out = np.float32, dtype
+    elif dtype == np.float64:
+        work, out = np.float64, dtype
+    else:
+        work, out = np.float32, np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+    if PRECISIONS[precision] is not None:
+        work = PRECISIONS[precision]
+    return np.dtype(work), np.dtype(out)
+
+
+def batch_chunks(batch_shape: tuple[int, ...], max_frames: int) -> Iterator[tuple]:
+    """Index tuples over ``batch_shape``, each selecting at most ``max_frames``
+    frames (and at least one), in order, covering every frame once.
+
+    Chunks are slices of the outermost batch axis; when a single outer item is
+    already too large, the next axis is split instead. Each chunk is therefore
+    a view, whatever the strides.
+    """
+    if not batch_shape:
+        yield ()
+        return
+    outer, inner = batch_shape[0], batch_shape[1:]
+    per_item = math.prod(inner)
+    if per_item <= max_frames:
+        step = max(1, max_frames // per_item)
+        for start in range(0, outer, step):
+            yield (slice(start, min(outer, start + step)),)
+    else:
+        for i in range(outer):
+            for rest in batch_chunks(inner, max_frames):
+                yield (i, *rest)
+
+
+def cast_into(xp, result, out_dtype: np.dtype):
+    """``result`` (float, may be modified) converted to ``out_dtype``.
+
+    Integers are clipped to their range and rounded half to even, never
+    wrapped or truncated; floats are returned unclipped.
+    """
+    if out_dtype.kind in "ui":
+        info = np.iinfo(out_dtype)
+        lo, hi = (_representable(v, result.dtype) for v in (info.min, info.max))
+        xp.clip(result, lo, hi, out=result)
+        xp.rint(result, out=result)
+    return result.astype(out_dtype, copy=False)
+
+
+def _representable(bound: int, dtype) -> float:
+    """The float of ``dtype`` nearest to ``bound`` on the side of zero, so that
+    clipping to it never overflows the integer cast (2**31 - 1 is not a
+    float32)."""
+    value = np.array(bound, dtype=dtype)
+    if abs(int(value)) > abs(bound):
+        value = np.nextafter(value, np.zeros((), dtype))
+    return float(value)
