@@ -28,7 +28,7 @@ def as_image(image, *, argname: str = "image"):
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{argname} must be an array, got {type(image).__name__}") from exc
     dtype = image.dtype
-    if dtype == object or dtype.kind not in "uif":
+    if dtype.kind not in "uif":  # object is "O", bool "b", complex "c"
         raise TypeError(
             f"{argname} must hold real numbers (integer or floating point), got "
             f"dtype {dtype}; convert booleans or complex data explicitly"

@@ -49,7 +49,7 @@ def normalize(psf, *, argname: str = "psf") -> np.ndarray:
 def check_kernel(kernel, *, argname: str = "psf") -> np.ndarray:
     """A finite, real, 2-D float64 copy of ``kernel`` (not normalised)."""
     arr = to_host(kernel)
-    if arr.dtype == object or arr.dtype.kind in "bcSUV":
+    if arr.dtype.kind not in "uif":
         raise TypeError(f"{argname} must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(
