@@ -101,21 +101,41 @@ class Padding:
         rows, cols = self.shape
         buffer[..., :rows, :cols] = frames
         if self.padded[0] > rows:
-            buffer[..., rows:, :cols] = self._extend(xp, buffer[..., :rows, :cols], 0)
+            self._extend(xp, buffer[..., :rows, :cols], buffer[..., rows:, :cols], 0)
         if self.padded[1] > cols:
-            buffer[..., cols:] = self._extend(xp, buffer[..., :cols], 1)
+            self._extend(xp, buffer[..., :cols], buffer[..., cols:], 1)
 
-    def _extend(self, xp, frames, axis: int):
+    def _extend(self, xp, frames, dest, axis: int) -> None:
+        """Fill ``dest`` (the padding after ``frames`` along ``axis``)."""
         past_end, before_start, weight = self.sources(axis)
-        take = (lambda idx: frames[..., idx, :]) if axis == 0 else (lambda idx: frames[..., idx])
+
+        def along(index):
+            return (Ellipsis, index, slice(None)) if axis == 0 else (Ellipsis, index)
+
+        def take(indices):
+            return frames[along(_as_index(xp, indices))]
+
         if not self.seamless:
-            return take(xp.asarray(np.where(weight > 0, before_start, past_end)))
-        near = take(xp.asarray(past_end))
-        far = take(xp.asarray(before_start))
-        far -= near
-        far *= xp.asarray(weight[:, None] if axis == 0 else weight, dtype=frames.dtype)
-        far += near
-        return far
+            split = int(np.count_nonzero(weight == 0))
+            dest[along(slice(0, split))] = take(past_end[:split])
+            dest[along(slice(split, None))] = take(before_start[split:])
+            return
+        near = take(past_end)
+        xp.subtract(take(before_start), near, out=dest)
+        dest *= xp.asarray(weight[:, None] if axis == 0 else weight, dtype=dest.dtype)
+        dest += near
+
+
+def _as_index(xp, indices: np.ndarray):
+    """A slice when ``indices`` is a run of consecutive indices (a view, no
+    gather: the usual case, padding narrower than the frame), else an array."""
+    if indices.size > 1:
+        steps = np.diff(indices)
+        step = int(steps[0])
+        if step in (-1, 1) and (steps == step).all():
+            stop = int(indices[-1]) + step
+            return slice(int(indices[0]), None if stop < 0 else stop, step)
+    return xp.asarray(indices)
 
 
 def _mirror(index: np.ndarray, n: int) -> np.ndarray:
