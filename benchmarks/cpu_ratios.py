@@ -4,7 +4,7 @@
 
 Per 1080p RGB uint8 frame, motion PSF 31 px at 60 degrees, snr 100, default
 border: gpudeconv's Wiener, the seed thread's final code
-(``seed_baseline.py``), scikit-image's ``wiener`` on the three channels, and
+(``gpudeconv/_baselines.py``), scikit-image's ``wiener`` on the three channels, and
 the "FFT floor" (a bare ``scipy.fft.rfft2`` + ``irfft2`` of the three unpadded
 planes), each timed as the best of ``--repeat`` runs. Then the working memory
 (peak traced allocations beyond input and output) of a batch of ``--batch``
@@ -25,12 +25,10 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from seed_baseline import seed_kernel, seed_wiener  # noqa: E402
-
 import gpudeconv  # noqa: E402
+from gpudeconv._baselines import seed_kernel, seed_wiener  # noqa: E402
 
 SHAPE = (1080, 1920, 3)
 

@@ -19,11 +19,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from seed_baseline import seed_wiener  # noqa: E402
 
 import gpudeconv  # noqa: E402
+from gpudeconv._baselines import seed_wiener  # noqa: E402
 from gpudeconv.demo import builtin_image, psnr  # noqa: E402
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import scipy.fft
 from cpu_ratios import frame
-from seed_baseline import seed_kernel, seed_wiener
 
 import gpudeconv
+from gpudeconv._baselines import seed_kernel, seed_wiener
 
 KERNEL = gpudeconv.psf.motion(31, 60)
 

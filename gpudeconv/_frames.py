@@ -8,14 +8,12 @@ and the FFT runs over the last two axes of whatever batch shape is left.
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import is_cupy_array
+from ._arrays import is_cupy_array
 
 PRECISIONS = {None: None, "single": np.float32, "double": np.float64}
 
@@ -65,19 +63,38 @@ class Layout:
             raise ValueError(f"image must not be empty, got shape {image.shape}")
         return cls(ndim, channel_axis)
 
+    @property
+    def order(self) -> list[int]:
+        """Caller axes in frames order: ``frames = a.transpose(order)``."""
+        order = [i for i in range(self.ndim) if i != self.channel_axis]
+        if self.channel_axis is not None:
+            order.insert(self.ndim - 3, self.channel_axis)
+        return order
+
     def frames(self, a):
         """A view of ``a`` with the spatial axes last and channels at -3."""
         if self.channel_axis is None:
             return a
-        return _moveaxis(a, self.channel_axis, -3)
+        return a.transpose(self.order)  # NumPy and CuPy alike
 
+    def region(self, index: tuple) -> tuple[tuple, tuple]:
+        """The caller-layout counterpart of a frames ``index``.
 
-def _moveaxis(a, source: int, destination: int):
-    # NumPy and CuPy arrays both have .transpose; building the order by hand
-    # keeps this module free of any xp.
-    order = [i for i in range(a.ndim) if i != source]
-    order.insert(destination % a.ndim, source)
-    return a.transpose(order)
+        Returns ``(caller_index, squeeze)``: ``a[caller_index]`` is the same
+        block of ``a`` as ``frames(a)[index]``, with every axis kept (so it
+        is contiguous in the caller's order when the chunk is), and
+        ``frames(block)[squeeze]`` gives back ``frames(a)[index]``.
+        """
+        caller = [slice(None)] * self.ndim
+        squeeze = []
+        for axis, ix in zip(self.order, index, strict=False):  # index may be shorter
+            if isinstance(ix, slice):
+                caller[axis] = ix
+                squeeze.append(slice(None))
+            else:
+                caller[axis] = slice(ix, ix + 1)
+                squeeze.append(0)
+        return tuple(caller), tuple(squeeze)
 
 
 def dtypes(dtype: np.dtype, precision) -> tuple[np.dtype, np.dtype]:
@@ -99,29 +116,6 @@ def dtypes(dtype: np.dtype, precision) -> tuple[np.dtype, np.dtype]:
     if PRECISIONS[precision] is not None:
         work = PRECISIONS[precision]
     return np.dtype(work), np.dtype(out)
-
-
-def batch_chunks(batch_shape: tuple[int, ...], max_frames: int) -> Iterator[tuple]:
-    """Index tuples over ``batch_shape``, each selecting at most ``max_frames``
-    frames (and at least one), in order, covering every frame once.
-
-    Chunks are slices of the outermost batch axis; when a single outer item is
-    already too large, the next axis is split instead. Each chunk is therefore
-    a view, whatever the strides.
-    """
-    if not batch_shape:
-        yield ()
-        return
-    outer, inner = batch_shape[0], batch_shape[1:]
-    per_item = math.prod(inner)
-    if per_item <= max_frames:
-        step = max(1, max_frames // per_item)
-        for start in range(0, outer, step):
-            yield (slice(start, min(outer, start + step)),)
-    else:
-        for i in range(outer):
-            for rest in batch_chunks(inner, max_frames):
-                yield (i, *rest)
 
 
 def rounding_offset(out_dtype: np.dtype) -> float:

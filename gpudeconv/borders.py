@@ -81,18 +81,22 @@ class Padding:
         return cls(tuple(shape), tuple(shape))
 
     def sources(self, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each padded position past the frame along ``axis``: the frame
-        index mirrored across the far edge, the one mirrored across the near
-        edge (circularly), and the weight of the latter."""
+        """For each padded position past the frame along ``axis``: two frame
+        indices and the weight of the second (0: the first alone).
+
+        Exact mirror: the first half continues past the far edge, the rest
+        (circularly) comes before the near edge. Seamless: the continuation
+        past the far edge, cross-faded into the mirror of the near edge.
+        """
         n, n_padded = self.shape[axis], self.padded[axis]
         extra = n_padded - n
         t = np.arange(extra)
         past_end = _mirror(n + t, n)
         before_start = _mirror(t - extra, n)
-        if self.seamless:
-            weight = 0.5 - 0.5 * np.cos(np.pi * (t + 0.5) / extra)
-        else:
-            weight = (t >= (extra + 1) // 2).astype(np.float64)
+        if not self.seamless:
+            first = np.where(t < (extra + 1) // 2, past_end, before_start)
+            return first, first, np.zeros(extra)
+        weight = 0.5 - 0.5 * np.cos(np.pi * (t + 0.5) / extra)
         return past_end, before_start, weight
 
     def fill(self, xp, frames, buffer) -> None:
@@ -107,35 +111,46 @@ class Padding:
 
     def _extend(self, xp, frames, dest, axis: int) -> None:
         """Fill ``dest`` (the padding after ``frames`` along ``axis``)."""
-        past_end, before_start, weight = self.sources(axis)
+        first, second, weight = self.sources(axis)
 
         def along(index):
             return (Ellipsis, index, slice(None)) if axis == 0 else (Ellipsis, index)
 
-        def take(indices):
-            return frames[along(_as_index(xp, indices))]
-
-        if not self.seamless:
-            split = int(np.count_nonzero(weight == 0))
-            dest[along(slice(0, split))] = take(past_end[:split])
-            dest[along(slice(split, None))] = take(before_start[split:])
+        if not weight.any():
+            for target, source in _runs(first):
+                dest[along(target)] = frames[along(source)]
             return
-        near = take(past_end)
-        xp.subtract(take(before_start), near, out=dest)
+        near = frames[along(_index(xp, first))]
+        xp.subtract(frames[along(_index(xp, second))], near, out=dest)
         dest *= xp.asarray(weight[:, None] if axis == 0 else weight, dtype=dest.dtype)
         dest += near
 
 
-def _as_index(xp, indices: np.ndarray):
-    """A slice when ``indices`` is a run of consecutive indices (a view, no
-    gather: the usual case, padding narrower than the frame), else an array."""
-    if indices.size > 1:
-        steps = np.diff(indices)
-        step = int(steps[0])
-        if step in (-1, 1) and (steps == step).all():
-            stop = int(indices[-1]) + step
-            return slice(int(indices[0]), None if stop < 0 else stop, step)
-    return xp.asarray(indices)
+def _runs(indices: np.ndarray) -> list[tuple[slice, slice]]:
+    """Split ``indices`` into runs of consecutive indices (step +1 or -1), as
+    (target, source) slice pairs: copies of views instead of gathers. Padding
+    narrower than the frame is one run or two."""
+    runs = []
+    start = 0
+    while start < indices.size:
+        stop = start + 1
+        step = int(indices[stop] - indices[start]) if stop < indices.size else 1
+        if step not in (-1, 1):
+            step = 1
+        while stop < indices.size and indices[stop] - indices[stop - 1] == step:
+            stop += 1
+        end = int(indices[stop - 1]) + step
+        runs.append(
+            (slice(start, stop), slice(int(indices[start]), None if end < 0 else end, step))
+        )
+        start = stop
+    return runs
+
+
+def _index(xp, indices: np.ndarray):
+    """A slice when ``indices`` is a single run, else an index array."""
+    runs = _runs(indices)
+    return runs[0][1] if len(runs) == 1 else xp.asarray(indices)
 
 
 def _mirror(index: np.ndarray, n: int) -> np.ndarray:

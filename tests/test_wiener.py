@@ -1,8 +1,5 @@
 """Wiener deconvolution against independent references and properties."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.signal
@@ -12,10 +9,8 @@ from skimage.registration import phase_cross_correlation
 import gpudeconv
 from gpudeconv import Wiener, blur, wiener
 from gpudeconv._backend import to_host
+from gpudeconv._baselines import seed_wiener
 from gpudeconv.borders import fast_length
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from seed_baseline import seed_wiener  # noqa: E402
 
 
 def mirror(index, n):
