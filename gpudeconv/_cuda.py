@@ -63,11 +63,14 @@ _FINISH_UNSIGNED = cupy.ElementwiseKernel(
     "F x, F lo, F hi",
     "T y",
     # The filter added 0.5 already (_frames.rounding_offset): truncation rounds.
-    "y = (T)min(max(x, lo), hi);",
+    "y = (T)(x < lo ? lo : (x > hi ? hi : x));",
     "gpudeconv_finish_unsigned",
 )
 _FINISH_SIGNED = cupy.ElementwiseKernel(
-    "F x, F lo, F hi", "T y", "y = (T)rint(min(max(x, lo), hi));", "gpudeconv_finish_signed"
+    "F x, F lo, F hi",
+    "T y",
+    "y = (T)rint(x < lo ? lo : (x > hi ? hi : x));",
+    "gpudeconv_finish_signed",
 )
 _FINISH_FLOAT = cupy.ElementwiseKernel("F x", "T y", "y = (T)x;", "gpudeconv_finish_float")
 

@@ -108,6 +108,7 @@ def wiener(
     backend: str = "auto",
     precision: str | None = None,
     max_memory: int | None = None,
+    device: int | None = None,
 ):
     r"""Restore ``image`` blurred by ``psf`` with a Wiener filter.
 
@@ -145,7 +146,11 @@ def wiener(
     precision : {None, "single", "double"}
         Overrides the computation precision (not the output dtype).
     max_memory : int, optional
-        Working-memory budget in bytes; large batches are processed in chunks.
+        Working-memory budget in bytes; large batches are processed in chunks
+        (halved and retried if the GPU runs out of memory anyway).
+    device : int, optional
+        The GPU to compute on (default: the one holding a CuPy input, else
+        the current one); ignored on the CPU.
 
     Returns
     -------
@@ -205,5 +210,6 @@ def wiener(
         backend=backend,
         precision=precision,
         max_memory=max_memory,
+        device=device,
     )
     return filt(image)

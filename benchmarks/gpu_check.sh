@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One call on a GPU machine: GPU tests, CPU-vs-GPU agreement, a short benchmark.
+#
+#   bash benchmarks/gpu_check.sh          (from the repository root)
+#
+# Needs CuPy, NumPy, SciPy, OpenCV, pytest and pytest-benchmark; installs
+# nothing and runs the project from its tree (PYTHONPATH=.). Each step has its
+# own time limit so that the whole script ends within 8 minutes. Logs and JSON
+# go to $OUT when it is set (else ./gpu-check-out), and a summary is printed
+# last. Record what it prints in benchmarks/RESULTS.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+OUT=${OUT:-gpu-check-out}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+start=$(date +%s)
+
+step() {  # step NAME SECONDS COMMAND... : run with a limit, log to $OUT/NAME.log
+  local name=$1 limit=$2; shift 2
+  echo "== $name (limit ${limit}s): $*"
+  timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "== $name exit $rc after $(( $(date +%s) - start ))s"
+  echo "$name $rc" >> "$OUT/status.txt"
+}
+
+: > "$OUT/status.txt"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
+    | sed 's/^/gpu: /'
+  $PY -c "import cupy, numpy, scipy, cv2; print('cupy', cupy.__version__, '| numpy', numpy.__version__, '| scipy', scipy.__version__, '| opencv', cv2.__version__)"
+} 2>&1 | tee "$OUT/machine.txt"
+
+step gpu-tests 200 $PY -m pytest -m gpu -q -p no:cacheprovider -o addopts=""
+step verify 120 $PY -m gpudeconv verify --backend cupy
+step bench 150 $PY -m gpudeconv bench --backends cupy --sizes 512 1080p 4k --batch-sizes 1 8 32 \
+  --repeat 3 --json "$OUT/bench.json" --plot "$OUT/bench.png"
+
+echo
+echo "==================== summary ===================="
+cat "$OUT/machine.txt"
+echo "-- steps (exit status; 124 = timed out)"
+cat "$OUT/status.txt"
+echo "-- gpu tests"
+tail -n 1 "$OUT/gpu-tests.log"
+echo "-- verify"
+grep -E "^FAIL|cases within tolerance|no usable GPU" "$OUT/verify.log" | tail -n 12
+echo "-- bench"
+grep -E "^\|" "$OUT/bench.log"
+echo "total $(( $(date +%s) - start ))s"

@@ -1,0 +1,150 @@
+"""``gpudeconv verify``: does the GPU give the CPU's answer?
+
+Identical inputs, drawn on the host, go through the NumPy backend (the
+reference) and the CuPy backend; each case prints its largest difference
+against its tolerance:
+
+- integer outputs: within 1 level (rounding of values that land on .5);
+- float32: within 1e-4 of the reference's value range;
+- float64: within 1e-10 of the reference's value range.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import psf as psfs
+from ._backend import cupy_usable
+from .wiener import wiener
+
+DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+DEFAULT_SIZES = ((64, 64), (257, 311), (1080, 1920))
+
+
+def camera_shake_psf(size: int = 15, seed: int = 3) -> np.ndarray:
+    """A deterministic, asymmetric camera-shake-like kernel (a random walk)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(size=(4 * size, 2)).cumsum(axis=0) * 0.35
+    steps -= steps.mean(axis=0)
+    kernel = np.zeros((size, size))
+    for r, c in np.clip(np.rint(steps + size // 2), 0, size - 1).astype(int):
+        kernel[r, c] += 1
+    return psfs.normalize(kernel)
+
+
+PSFS: dict[str, Callable[[], np.ndarray]] = {
+    "motion31@60": lambda: psfs.motion(31, 60),
+    "gaussian2": lambda: psfs.gaussian(2.0),
+    "shake15": camera_shake_psf,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    rows: int
+    cols: int
+    dtype: np.dtype
+    colour: bool
+    psf: str
+    border: str = "reflect"
+
+    def label(self) -> str:
+        kind = "rgb" if self.colour else "grey"
+        return (
+            f"{self.rows}x{self.cols} {kind:4s} {np.dtype(self.dtype).name:7s} "
+            f"{self.psf:12s} {self.border}"
+        )
+
+
+def cases(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES) -> list[Case]:
+    out = []
+    for (rows, cols), dtype, colour, name in itertools.product(sizes, DTYPES, (False, True), PSFS):
+        out.append(Case(rows, cols, np.dtype(dtype), colour, name))
+    for rows, cols in sizes:  # the other borders, once per size
+        for border in ("circular", "edgetaper"):
+            if min(rows, cols) > 2 * 31:
+                out.append(Case(rows, cols, np.dtype(np.float32), True, "motion31@60", border))
+    return out
+
+
+def test_image(case: Case, seed: int = 0) -> np.ndarray:
+    """A photograph-like input: the built-in photo resized, plus noise, in
+    the case's dtype and range."""
+    from .demo import builtin_image
+
+    photo = cv2.resize(builtin_image(), (case.cols, case.rows), interpolation=cv2.INTER_AREA)
+    if not case.colour:
+        photo = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    rng = np.random.default_rng(seed)
+    unit = photo.astype(np.float64) / 255 + rng.normal(0, 0.01, photo.shape)
+    unit = np.clip(unit, 0, 1)
+    if np.dtype(case.dtype).kind == "u":
+        return np.rint(unit * np.iinfo(case.dtype).max).astype(case.dtype)
+    return unit.astype(case.dtype)
+
+
+def tolerance(dtype, reference: np.ndarray) -> float:
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        return 1.0
+    value_range = float(reference.max() - reference.min()) or 1.0
+    return (1e-4 if dtype == np.float32 else 1e-10) * value_range
+
+
+@dataclass
+class Result:
+    case: Case
+    max_diff: float
+    tol: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_diff <= self.tol
+
+
+def compare(case: Case, candidate: str = "cupy", reference: str = "numpy") -> Result:
+    image = test_image(case)
+    kernel = PSFS[case.psf]()
+    options = dict(snr=100.0, border=case.border, channel_axis=-1 if case.colour else None)
+    expected = np.asarray(wiener(image, kernel, backend=reference, **options), np.float64)
+    outputs = [wiener(image, kernel, backend=candidate, **options)]  # host to host
+    if candidate == "cupy":  # and device-resident: CuPy in, CuPy out
+        import cupy
+
+        outputs.append(wiener(cupy.asarray(image), kernel, backend=candidate, **options).get())
+    diff = max(float(np.abs(np.asarray(got, np.float64) - expected).max()) for got in outputs)
+    return Result(case, diff, tolerance(case.dtype, expected))
+
+
+def run_verify(
+    sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES,
+    *,
+    backend: str = "auto",
+    candidate: str = "cupy",
+    log: Callable[[str], None] = print,
+) -> int:
+    """Compare every case; print a line each and a summary. Returns the exit
+    status: 0 when every case is within tolerance (or when there is no GPU and
+    none was demanded), 1 otherwise."""
+    if candidate == "cupy" and not cupy_usable():
+        log("gpudeconv verify: no usable GPU (CuPy with a CUDA device): nothing to compare")
+        return 1 if backend == "cupy" else 0
+    results = []
+    for case in cases(sizes):
+        result = compare(case, candidate)
+        results.append(result)
+        verdict = "ok  " if result.ok else "FAIL"
+        log(
+            f"{verdict} {case.label()}  max diff {result.max_diff:.3g} (tolerance {result.tol:.3g})"
+        )
+    failed = [r for r in results if not r.ok]
+    log(
+        f"gpudeconv verify: {len(results) - len(failed)}/{len(results)} cases within "
+        f"tolerance ({candidate} against numpy)"
+    )
+    return 1 if failed else 0
