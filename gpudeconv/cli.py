@@ -23,6 +23,77 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _psf(text: str):
+    from .psf import from_spec
+
+    try:
+        return from_spec(text)
+    except (ValueError, TypeError, OSError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _snr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"snr must be a positive number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"snr must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _restore_options() -> argparse.ArgumentParser:
+    """Options shared by the commands that restore."""
+    from .psf import SPEC_HELP
+
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("restoration")
+    group.add_argument(
+        "--psf", required=True, type=_psf, metavar="SPEC", help=f"the blur: {SPEC_HELP}"
+    )
+    group.add_argument(
+        "--snr", type=_snr, default=100.0, help="signal-to-noise ratio; eps = 1/snr (default: 100)"
+    )
+    group.add_argument(
+        "--reg",
+        choices=("laplacian",),
+        help="regulariser: laplacian (scikit-image's wiener); default: none",
+    )
+    group.add_argument(
+        "--border",
+        choices=("reflect", "edgetaper", "circular"),
+        default="reflect",
+        help="border handling (default: reflect)",
+    )
+    group.add_argument(
+        "--pad",
+        type=_non_negative_int,
+        metavar="N",
+        help="mirror at least N px per side (reflect; default: the PSF's size)",
+    )
+    _add_backend(group)
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=16,
+        metavar="N",
+        help="frames restored together (default: 16)",
+    )
+    group.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpudeconv",
@@ -32,9 +103,63 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gpudeconv {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
+    restore = _restore_options()
+
+    deblur = sub.add_parser(
+        "deblur",
+        parents=[restore, debug],
+        help="restore image files: one file, or files, folders and globs into a folder",
+        description="Restore image files. One input file and an output file path: writes "
+        "that file (never replacing it without --overwrite). Several inputs, folders or "
+        "globs: OUTPUT is a folder (created), file names are kept, and outputs that already "
+        "exist are skipped so that an interrupted run resumes. Any format OpenCV reads and "
+        "writes; grey, colour and colour with alpha (alpha kept untouched); 8 and 16 bit "
+        "kept. Equal-sized images are restored in batches. Files that cannot be read are "
+        "named on stderr and the rest still restored; the exit status is then 1.",
+    )
+    deblur.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
+    deblur.add_argument(
+        "-o", "--output", required=True, metavar="OUTPUT", help="output file (one input) or folder"
+    )
+    deblur.set_defaults(run=_run_deblur)
+
+    video = sub.add_parser(
+        "video",
+        parents=[restore, debug],
+        help="restore every frame of a video (audio is not kept)",
+        description="Restore every frame of a video into a new video with the same frame "
+        "size and rate. Decoding, restoring and encoding overlap; memory stays flat for any "
+        "length. The codec follows OUTPUT's extension (.mp4/.mov/.m4v: mp4v, .avi: MJPG, "
+        ".mkv: XVID) unless --fourcc is given. OpenCV does not carry audio: the output has "
+        "none (mux it back with ffmpeg if needed). A failed run leaves no file at OUTPUT.",
+    )
+    video.add_argument("input", metavar="INPUT", help="a video file OpenCV can decode")
+    video.add_argument("output", metavar="OUTPUT", help="the restored video")
+    video.add_argument("--fourcc", metavar="CODE", help="four-character codec, e.g. mp4v, MJPG")
+    video.set_defaults(run=_run_video)
+
+    psf = sub.add_parser(
+        "psf",
+        parents=[debug],
+        help="write a PSF as a viewable image",
+        description="Write the PSF given by SPEC as an image, scaled to its peak and "
+        "enlarged with nearest-neighbour sampling so that each PSF pixel is visible.",
+    )
+    from .psf import SPEC_HELP
+
+    psf.add_argument("spec", type=_psf, metavar="SPEC", help=SPEC_HELP)
+    psf.add_argument("-o", "--output", required=True, metavar="FILE", help="image file (.png ...)")
+    psf.add_argument("--scale", type=_positive_int, help="pixels per PSF pixel (default: fit 256)")
+    psf.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    psf.set_defaults(run=_run_psf)
 
     demo = sub.add_parser(
         "demo",
+        parents=[debug],
         help="blur the built-in photo with the seed thread's 31-px motion kernel and restore it",
         description="Blur the built-in photograph with a motion kernel (31 px at 60 degrees), "
         "restore it, and write original/blurred/restored/side_by_side PNGs to a folder; "
@@ -55,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser(
         "verify",
+        parents=[debug],
         help="check that the GPU (CuPy) gives the CPU's (NumPy's) answer",
         description="Run identical inputs through NumPy and CuPy (uint8, uint16, float32, "
         "float64; grey and colour; several sizes and PSFs) and print the largest difference "
@@ -78,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
+        parents=[debug],
         help="frames per second on each backend, with the seed thread's code as baseline",
         description="Restore RGB uint8 frames (motion 31 px at 60 degrees, snr 100) on each "
         "available backend, host to host and (GPU) device-resident, at several sizes and "
@@ -164,6 +291,115 @@ def _run_bench(args) -> int:
     return 0
 
 
+def _restorer(args, channel_axis):
+    from .wiener import Wiener
+
+    return Wiener(
+        args.psf,
+        snr=args.snr,
+        reg=args.reg,
+        border=args.border,
+        pad=args.pad,
+        channel_axis=channel_axis,
+        backend=args.backend,
+    )
+
+
+def _error(command: str, message: str) -> None:
+    print(f"gpudeconv {command}: {message}", file=sys.stderr)
+
+
+def _run_deblur(args) -> int:
+    from pathlib import Path
+
+    from . import files
+    from ._backend import resolve_backend
+
+    resolve_backend(args.backend)  # a missing GPU is one clear error, before any work
+    report = files.Report()
+    output = Path(args.output)
+    if files.is_single(args.inputs, args.output):
+        source = Path(args.inputs[0])
+        if output.exists() and not args.overwrite:
+            raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        pairs, skip_existing = [(source, output)], False
+    else:
+        if (
+            len(args.inputs) == 1
+            and not Path(args.inputs[0]).exists()
+            and not any(c in args.inputs[0] for c in "*?[")
+        ):
+            raise FileNotFoundError(f"no such file or folder: {args.inputs[0]}")
+        inputs = files.expand_inputs(args.inputs, report)
+        for path, reason in report.failed:
+            _error("deblur", f"{path}: {reason}")
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot create output folder {output}: {exc.strerror or exc}") from None
+        pairs, skip_existing = files.plan_outputs(inputs, output), not args.overwrite
+    files.restore_files(
+        pairs,
+        lambda axis: _restorer(args, axis),
+        batch_size=args.batch_size,
+        skip_existing=skip_existing,
+        report=report,
+        on_error=lambda path, reason: _error("deblur", f"{path}: {reason}"),
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _run_video(args) -> int:
+    from .video import restore_video
+
+    report = restore_video(
+        args.input,
+        args.output,
+        _restorer(args, -1),
+        batch_size=args.batch_size,
+        fourcc=args.fourcc,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        rows, cols = report.size
+        restore_fps = report.frames_written / max(report.restore_seconds, 1e-9)
+        print(
+            f"gpudeconv video: wrote {report.frames_written} frames ({cols}x{rows} at "
+            f"{report.fps:g} fps) to {args.output} in {report.seconds:.1f} s: "
+            f"{report.frames_per_second:.1f} frames/s overall, restoring alone "
+            f"{restore_fps:.1f} frames/s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _run_psf(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from .io import write_image
+
+    kernel = args.spec
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    scale = args.scale or max(1, -(-256 // max(kernel.shape)))
+    picture = np.rint(np.clip(kernel / kernel.max(), 0, 1) * 255).astype(np.uint8)
+    picture = np.kron(picture, np.ones((scale, scale), np.uint8))
+    write_image(output, picture)
+    print(
+        f"gpudeconv psf: {kernel.shape[0]}x{kernel.shape[1]} kernel, sum {kernel.sum():.6f}, "
+        f"written at {scale}x to {output}"
+    )
+    return 0
+
+
 def _run_demo(args) -> int:
     from .demo import run_demo
 
@@ -183,8 +419,17 @@ def main(argv=None) -> int:
         if args.debug:
             traceback.print_exc()
         parser.exit(2, f"gpudeconv {args.command}: error: {exc}\n")
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError, MemoryError) as exc:
         if args.debug:
             traceback.print_exc()
         print(f"gpudeconv {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"gpudeconv {args.command}: error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
