@@ -191,7 +191,8 @@ def test_video_keeps_count_rate_and_size_and_sharpens(tmp_path, name, fourcc):
     assert len(restored) == len(truth) == 30 and fps == pytest.approx(12.0)
     assert restored[0].shape == (120, 160, 3)
     if fourcc == "MJPG":
-        gain = np.mean([psnr(t, r) - psnr(t, b) for t, r, b in zip(truth, restored, blurred)])
+        triples = zip(truth, restored, blurred, strict=True)
+        gain = np.mean([psnr(t, r) - psnr(t, b) for t, r, b in triples])
         assert gain > 1, gain
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
