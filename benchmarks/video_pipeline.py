@@ -89,14 +89,22 @@ def main(argv=None) -> None:
                 dec, frames = decode_fps(clip)
                 res = restore_fps(frames, backend, args.batch_size)
                 enc = encode_fps(frames, Path(tmp) / f"enc{suffix}", fourcc)
-                restore = gpudeconv.Wiener(gpudeconv.psf.motion(15, 30), channel_axis=-1,
-                                           backend=backend)
-                report = restore_video(clip, Path(tmp) / f"out{suffix}", restore,
-                                       batch_size=args.batch_size, overwrite=True)
+                restore = gpudeconv.Wiener(
+                    gpudeconv.psf.motion(15, 30), channel_axis=-1, backend=backend
+                )
+                report = restore_video(
+                    clip,
+                    Path(tmp) / f"out{suffix}",
+                    restore,
+                    batch_size=args.batch_size,
+                    overwrite=True,
+                )
                 stages = {"decode": dec, "restore": res, "encode": enc}
                 slowest = min(stages, key=stages.get)
-                print(f"| {size} {fourcc} | {dec:.0f} | {res:.1f} | {enc:.0f} | "
-                      f"{report.frames_per_second:.1f} | {slowest} |")
+                print(
+                    f"| {size} {fourcc} | {dec:.0f} | {res:.1f} | {enc:.0f} | "
+                    f"{report.frames_per_second:.1f} | {slowest} |"
+                )
 
 
 if __name__ == "__main__":

@@ -80,15 +80,16 @@ class Job:
 
     ``frames`` and ``out`` are in the caller's arrays (``frames`` is the
     frames-layout view of the input, ``image`` the input itself);
-    ``compute(chunk)`` takes a chunk of frames on the compute device and
-    returns the float result, ready for :meth:`Backend.finish`.
+    ``compute(chunk, index)`` takes the chunk of frames at ``index`` on the
+    compute device and returns the float result, ready for
+    :meth:`Backend.finish`.
     """
 
     image: Any
     frames: Any
     out: Any
     layout: _frames.Layout
-    compute: Callable[[Any], Any]
+    compute: Callable[[Any, tuple], Any]
     max_frames: int
 
 
@@ -151,7 +152,7 @@ class Backend:
         """Process every chunk of ``job``, halving chunks that run out of memory."""
 
         def process(index):
-            result = job.compute(self.asarray(job.frames[index]))
+            result = job.compute(self.asarray(job.frames[index]), index)
             self.finish(result, job.out, job.layout, index)
 
         return _chunks.run_chunks(

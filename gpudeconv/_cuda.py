@@ -195,7 +195,7 @@ class CupyBackend(Backend):
             with slot.stream:
                 device_in = cupy.empty(host_in.shape, dtype=host_in.dtype)
                 device_in.set(pinned_in, stream=slot.stream)
-                result = job.compute(layout.frames(device_in)[squeeze])
+                result = job.compute(layout.frames(device_in)[squeeze], index)
                 device_out = cupy.empty(host_in.shape, dtype=job.out.dtype)
                 self._finish_into(result, layout.frames(device_out)[squeeze])
                 pinned_out = slot.pinned("out", device_out.shape, device_out.dtype)

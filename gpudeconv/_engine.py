@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ class Plan:
     transfer: Any  # complex (padded rows, padded cols // 2 + 1) on the device
     taper: tuple | None = None  # (weights, psf transfer function) for edgetaper
     bytes_per_frame: int = 0
+    extra: dict = field(default_factory=dict)  # what a subclass caches besides
 
 
 class FourierFilter:
@@ -92,10 +93,19 @@ class FourierFilter:
     #: Restoration pads seamlessly; the forward model needs an exact mirror.
     seamless = True
 
+    #: Working memory per frame, in padded real frames of the work dtype.
+    frames_of_memory = 4
+
     # -- what subclasses provide -------------------------------------------
     def transfer(self, backend: Backend, padded: tuple[int, int]):
         """complex128 transfer function for the padded frame shape."""
         raise NotImplementedError
+
+    def _plan_extra(self, backend: Backend, plan: Plan, work: np.dtype) -> None:
+        """Cache more per-shape arrays in ``plan.extra`` (on the device)."""
+
+    def _start_call(self, batch_shape: tuple[int, ...]) -> None:
+        """Called once per call, before the chunks (per-frame diagnostics)."""
 
     # -- the pipeline --------------------------------------------------------
     def __call__(self, image):
@@ -109,9 +119,10 @@ class FourierFilter:
         check_finite = image.dtype.kind == "f"
         offset = _frames.rounding_offset(out_dtype)
 
-        def compute(chunk):
-            return self._apply(backend, plan, chunk, work, check_finite, offset)
+        def compute(chunk, index):
+            return self._apply(backend, plan, chunk, work, check_finite, offset, index)
 
+        self._start_call(frames.shape[:-2])
         max_frames = _chunks.frames_per_chunk(self._budget(backend), plan.bytes_per_frame)
         with backend.context():
             self.last_run = backend.run(Job(image, frames, out, layout, compute, max_frames))
@@ -128,10 +139,7 @@ class FourierFilter:
     def _make_plan(self, backend: Backend, shape, work: np.dtype) -> Plan:
         complex_dtype = np.result_type(work, np.complex64)
         xp = backend.xp
-        if self.border == "reflect":
-            padding = Padding.reflect(shape, self.psf.shape, self.pad, seamless=self.seamless)
-        else:
-            padding = Padding.none(shape)
+        padding = self._padding(shape)
         with backend.context():
             transfer = self.transfer(backend, padding.padded).astype(complex_dtype)
             taper = None
@@ -141,10 +149,18 @@ class FourierFilter:
                 taper = (weights, blur)
         # Padded buffer, its spectrum and the inverse transform can be alive
         # together, plus FFT scratch: about four padded real frames.
-        bytes_per_frame = 4 * int(np.prod(padding.padded)) * work.itemsize
+        bytes_per_frame = self.frames_of_memory * int(np.prod(padding.padded)) * work.itemsize
         if taper is not None:
             bytes_per_frame *= 2
-        return Plan(padding, transfer, taper, bytes_per_frame)
+        plan = Plan(padding, transfer, taper, bytes_per_frame)
+        with backend.context():
+            self._plan_extra(backend, plan, work)
+        return plan
+
+    def _padding(self, shape) -> Padding:
+        if self.border == "reflect":
+            return Padding.reflect(shape, self.psf.shape, self.pad, seamless=self.seamless)
+        return Padding.none(shape)
 
     def _budget(self, backend: Backend) -> int:
         if self.max_memory is not None:
@@ -154,23 +170,33 @@ class FourierFilter:
             return int(env)
         return backend.default_budget()
 
-    def _apply(self, backend: Backend, plan: Plan, chunk, work, check_finite: bool, offset):
-        """Filter one chunk of frames (..., rows, cols); returns a float view
-        of the cropped result, plus ``offset``, that the caller may modify."""
-        xp = backend.xp
+    def _prepare(self, backend: Backend, plan: Plan, chunk, work):
+        """The chunk as a float buffer of the padded shape (padded or tapered);
+        a new array unless no padding is needed (then maybe ``chunk`` itself)."""
         padding = plan.padding
         if plan.taper is not None:
-            buffer = taper(backend, plan, chunk.astype(work, copy=True))
-        elif padding.padded != padding.shape:
-            buffer = xp.empty(chunk.shape[:-2] + padding.padded, dtype=work)
+            return taper(backend, plan, chunk.astype(work, copy=True))
+        if padding.padded != padding.shape:
+            buffer = backend.xp.empty(chunk.shape[:-2] + padding.padded, dtype=work)
             backend.fill_padding(padding, chunk, buffer)
-        else:
-            buffer = chunk.astype(work, copy=False)  # rfft2 leaves its input alone
-        spectrum = backend.rfft2(buffer)
+            return buffer
+        return chunk.astype(work, copy=False)
+
+    def _filter(self, backend: Backend, plan: Plan, spectrum, chunk, index) -> None:
+        """Apply the filter to the chunk's spectrum, in place."""
+        spectrum *= plan.transfer
+
+    def _apply(self, backend: Backend, plan: Plan, chunk, work, check_finite, offset, index=()):
+        """Filter one chunk of frames (..., rows, cols) at the frames ``index``;
+        returns a float view of the cropped result, plus ``offset``, that the
+        caller may modify."""
+        padding = plan.padding
+        buffer = self._prepare(backend, plan, chunk, work)
+        spectrum = backend.rfft2(buffer)  # rfft2 leaves its input alone
         del buffer
         if check_finite:
-            _check_finite(xp, spectrum, chunk)
-        spectrum *= plan.transfer
+            _check_finite(backend.xp, spectrum, chunk)
+        self._filter(backend, plan, spectrum, chunk, index)
         if offset:
             # Adding a constant to every pixel is adding it, times the pixel
             # count (the inverse FFT divides by it), to the zero frequency:
@@ -203,7 +229,7 @@ class EdgeTaper(FourierFilter):
     def transfer(self, backend, padded):
         return backend.xp.ones((padded[0], padded[1] // 2 + 1), dtype=np.complex128)
 
-    def _apply(self, backend, plan, chunk, work, check_finite, offset):
+    def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
         tapered = taper(backend, plan, chunk.astype(work, copy=True))
         if check_finite:
             _check_finite(backend.xp, tapered.sum(axis=(-2, -1), keepdims=True), chunk)

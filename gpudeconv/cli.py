@@ -32,7 +32,9 @@ def _psf(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _snr(text: str) -> float:
+def _snr(text: str):
+    if text == "auto":
+        return "auto"
     try:
         value = float(text)
     except ValueError:
@@ -62,7 +64,25 @@ def _restore_options() -> argparse.ArgumentParser:
         "--psf", required=True, type=_psf, metavar="SPEC", help=f"the blur: {SPEC_HELP}"
     )
     group.add_argument(
-        "--snr", type=_snr, default=100.0, help="signal-to-noise ratio; eps = 1/snr (default: 100)"
+        "--method",
+        choices=("wiener", "richardson_lucy", "sparse"),
+        default="wiener",
+        help="wiener (default; fastest), richardson_lucy (non-negative; --iterations) or "
+        "sparse (total variation, automatic weight; best on noisy photos, slowest)",
+    )
+    group.add_argument(
+        "--snr",
+        type=_snr,
+        default=100.0,
+        help="Wiener's signal-to-noise ratio, eps = 1/snr, or 'auto' to choose it per frame "
+        "from the estimated noise (default: 100)",
+    )
+    group.add_argument(
+        "--iterations",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="Richardson-Lucy iterations (default: 30)",
     )
     group.add_argument(
         "--reg",
@@ -292,17 +312,18 @@ def _run_bench(args) -> int:
 
 
 def _restorer(args, channel_axis):
-    from .wiener import Wiener
+    from .deconvolve import make_deconvolver
 
-    return Wiener(
-        args.psf,
-        snr=args.snr,
-        reg=args.reg,
-        border=args.border,
-        pad=args.pad,
-        channel_axis=channel_axis,
-        backend=args.backend,
+    options = dict(
+        border=args.border, pad=args.pad, channel_axis=channel_axis, backend=args.backend
     )
+    if args.method == "wiener":
+        options.update(snr=args.snr, reg=args.reg)
+    elif args.reg:
+        raise ValueError(f"--reg applies to --method wiener only, not {args.method}")
+    if args.method == "richardson_lucy":
+        options["iterations"] = args.iterations
+    return make_deconvolver(args.psf, args.method, **options)
 
 
 def _error(command: str, message: str) -> None:
@@ -316,6 +337,7 @@ def _run_deblur(args) -> int:
     from ._backend import resolve_backend
 
     resolve_backend(args.backend)  # a missing GPU is one clear error, before any work
+    _restorer(args, None)  # so are options that do not go together
     report = files.Report()
     output = Path(args.output)
     if files.is_single(args.inputs, args.output):
@@ -356,10 +378,11 @@ def _run_deblur(args) -> int:
 def _run_video(args) -> int:
     from .video import restore_video
 
+    restore = _restorer(args, -1)
     report = restore_video(
         args.input,
         args.output,
-        _restorer(args, -1),
+        restore,
         batch_size=args.batch_size,
         fourcc=args.fourcc,
         overwrite=args.overwrite,

@@ -281,3 +281,33 @@ def test_every_command_has_help():
         result = run(command, "--help")
         assert result.returncode == 0 and "usage: gpudeconv " + command in result.stdout
     assert "audio" in run("video", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--method", "sparse"],
+        ["--method", "richardson_lucy", "--iterations", "10"],
+        ["--snr", "auto"],
+    ],
+)
+def test_methods_on_the_command_line(tmp_path, sharp, blurred, options):
+    noisy = np.clip(blurred + np.random.default_rng(0).normal(0, 3, blurred.shape), 0, 255)
+    cv2.imwrite(str(tmp_path / "a.png"), noisy.astype(np.uint8))
+    result = run("deblur", tmp_path / "a.png", "-o", tmp_path / "b.png", "--psf", KERNEL, *options)
+    assert result.returncode == 0, result.stderr
+    restored = cv2.imread(str(tmp_path / "b.png"))
+    assert psnr(sharp, restored) > psnr(sharp, noisy) + 1
+
+
+def test_options_that_do_not_go_together(tmp_path, blurred):
+    cv2.imwrite(str(tmp_path / "a.png"), blurred)
+    for options in (
+        ["--method", "sparse", "--reg", "laplacian"],
+        ["--method", "sparse", "--border", "edgetaper"],
+    ):
+        result = run(
+            "deblur", tmp_path / "a.png", "-o", tmp_path / "b.png", "--psf", KERNEL, *options
+        )
+        assert result.returncode == 1 and not (tmp_path / "b.png").exists()
+        assert len(result.stderr.strip().splitlines()) == 1
