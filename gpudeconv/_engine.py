@@ -98,8 +98,9 @@ class FourierFilter:
 
     # -- what subclasses provide -------------------------------------------
     def transfer(self, backend: Backend, padded: tuple[int, int]):
-        """complex128 transfer function for the padded frame shape."""
-        raise NotImplementedError
+        """complex128 transfer function for the padded frame shape: by
+        default the PSF's own (the forward model), which Wiener replaces."""
+        return transfer_function(backend, self.psf, padded)
 
     def _plan_extra(self, backend: Backend, plan: Plan, work: np.dtype) -> None:
         """Cache more per-shape arrays in ``plan.extra`` (on the device)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ._engine import FourierFilter
-from .otf import transfer_function
 
 __all__ = ["Blur", "blur"]
 
@@ -17,9 +16,6 @@ class Blur(FourierFilter):
         if border not in ("reflect", "circular"):
             raise ValueError(f"border must be 'reflect' or 'circular', got {border!r}")
         super().__init__(psf, border=border, **options)
-
-    def transfer(self, backend, padded):
-        return transfer_function(backend, self.psf, padded)
 
 
 def blur(image, psf, *, border: str = "reflect", channel_axis=None, backend: str = "auto"):

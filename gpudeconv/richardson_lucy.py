@@ -13,8 +13,6 @@ from __future__ import annotations
 import numbers
 
 from ._engine import FourierFilter, _check_finite
-from .borders import Padding
-from .otf import transfer_function
 
 __all__ = ["RichardsonLucy", "richardson_lucy"]
 
@@ -48,20 +46,12 @@ class RichardsonLucy(FourierFilter):
             raise ValueError(f"compat must be None or 'skimage', got {compat!r}")
         if compat == "skimage":
             border = "zero"
-        # The engine knows "reflect" and "circular"; "zero" pads like reflect.
+        # The engine knows "reflect" and "circular"; "zero" pads like reflect
+        # (at least the PSF's extent beyond the frame, so no light wraps).
         super().__init__(psf, border="circular" if border == "circular" else "reflect", **options)
         self.rl_border = border
         self.iterations = int(iterations)
         self.compat = compat
-
-    def transfer(self, backend, padded):
-        return transfer_function(backend, self.psf, padded)
-
-    def _padding(self, shape) -> Padding:
-        if self.rl_border == "circular":
-            return Padding.none(shape)
-        # At least the PSF's extent beyond the frame, so that no light wraps.
-        return Padding.reflect(shape, self.psf.shape, self.pad, seamless=True)
 
     def _plan_extra(self, backend, plan, work):
         xp = backend.xp

@@ -25,7 +25,6 @@ import numpy as np
 
 from ._arrays import to_host
 from ._engine import FourierFilter, _check_finite
-from .borders import Padding
 from .noise import haar_sigma
 from .otf import transfer_function
 
@@ -60,14 +59,6 @@ class SparseDeconvolution(FourierFilter):
         self.weight = weight
         #: The data weight lambda used for each frame of the last call.
         self.last_weight = None
-
-    def transfer(self, backend, padded):
-        return transfer_function(backend, self.psf, padded)
-
-    def _padding(self, shape) -> Padding:
-        if self.border == "circular":
-            return Padding.none(shape)
-        return Padding.reflect(shape, self.psf.shape, self.pad, seamless=True)
 
     def _plan_extra(self, backend, plan, work):
         xp = backend.xp
