@@ -17,6 +17,7 @@ import contextlib
 import functools
 import numbers
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -66,12 +67,31 @@ def available_backends() -> tuple[str, ...]:
     return ("numpy", "cupy") if cupy_usable() else ("numpy",)
 
 
+_local = threading.local()
+
+
 def fft_workers() -> int:
-    """Threads for SciPy's FFT: ``GPUDECONV_FFT_WORKERS`` or every core."""
+    """Threads for SciPy's FFT: set by :func:`fft_threads` for this thread,
+    else ``$GPUDECONV_FFT_WORKERS``, else every core."""
+    override = getattr(_local, "fft_workers", None)
+    if override:
+        return override
     value = os.environ.get("GPUDECONV_FFT_WORKERS")
     if value:
         return int(value)
     return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def fft_threads(n: int):
+    """Use ``n`` FFT threads in this thread for the duration (e.g. inside a
+    dask task, where parallelism comes from running tasks side by side)."""
+    previous = getattr(_local, "fft_workers", None)
+    _local.fft_workers = int(n)
+    try:
+        yield
+    finally:
+        _local.fft_workers = previous
 
 
 @dataclass

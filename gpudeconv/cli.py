@@ -110,6 +110,13 @@ def _restore_options() -> argparse.ArgumentParser:
         help="frames restored together (default: 16)",
     )
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send the work to a dask cluster (e.g. tcp://10.0.0.5:8786): images of a folder, "
+        "or batches of video frames, are restored on its workers, which must see the same "
+        "files (pip install 'gpudeconv[dask]')",
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return common
 
@@ -361,43 +368,104 @@ def _run_deblur(args) -> int:
         except OSError as exc:
             raise OSError(f"cannot create output folder {output}: {exc.strerror or exc}") from None
         pairs, skip_existing = files.plan_outputs(inputs, output), not args.overwrite
-    files.restore_files(
-        pairs,
-        lambda axis: _restorer(args, axis),
-        batch_size=args.batch_size,
-        skip_existing=skip_existing,
-        report=report,
-        on_error=lambda path, reason: _error("deblur", f"{path}: {reason}"),
-        progress=not args.quiet,
-    )
+    on_error = lambda path, reason: _error("deblur", f"{path}: {reason}")  # noqa: E731
+    client = _client(args)
+    if client is None:
+        files.restore_files(
+            pairs,
+            lambda axis: _restorer(args, axis),
+            batch_size=args.batch_size,
+            skip_existing=skip_existing,
+            report=report,
+            on_error=on_error,
+            progress=not args.quiet,
+        )
+    else:
+        try:
+            tasks = {axis: _remote_task(args, axis) for axis in (None, -1)}
+            files.restore_files_distributed(
+                pairs,
+                tasks,
+                client,
+                skip_existing=skip_existing,
+                report=report,
+                on_error=on_error,
+                progress=not args.quiet,
+            )
+        finally:
+            client.close()
     if not args.quiet:
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
+def _client(args):
+    """A dask.distributed client for ``--scheduler``, or None."""
+    if not args.scheduler:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise RuntimeError("--scheduler needs dask: pip install 'gpudeconv[dask]'") from None
+    try:
+        return Client(args.scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise OSError(f"cannot reach the dask scheduler at {args.scheduler}: {exc}") from None
+
+
+def _remote_task(args, channel_axis):
+    from .dask import _RestoreBlock
+
+    _restorer(args, channel_axis)  # validates the options here, not on a worker
+    method_options = {
+        "border": args.border,
+        "pad": args.pad,
+        "channel_axis": channel_axis,
+        "backend": args.backend,
+    }
+    if args.method == "wiener":
+        method_options.update(snr=args.snr, reg=args.reg)
+    if args.method == "richardson_lucy":
+        method_options["iterations"] = args.iterations
+    return _RestoreBlock(args.psf, args.method, method_options)
+
+
 def _run_video(args) -> int:
     from .video import restore_video
 
-    restore = _restorer(args, -1)
-    report = restore_video(
-        args.input,
-        args.output,
-        restore,
-        batch_size=args.batch_size,
-        fourcc=args.fourcc,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    client = _client(args)
+    try:
+        if client is None:
+            restore, queue_batches = _restorer(args, -1), 3
+        else:
+            restore = _remote_task(args, -1)
+            queue_batches = max(3, 2 * sum(client.nthreads().values()))
+        report = restore_video(
+            args.input,
+            args.output,
+            restore,
+            batch_size=args.batch_size,
+            fourcc=args.fourcc,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            queue_batches=queue_batches,
+            executor=client,
+        )
+    finally:
+        if client is not None:
+            client.close()
     if not args.quiet:
         rows, cols = report.size
-        restore_fps = report.frames_written / max(report.restore_seconds, 1e-9)
-        print(
+        where = f" on {args.scheduler}" if client is not None else ""
+        line = (
             f"gpudeconv video: wrote {report.frames_written} frames ({cols}x{rows} at "
-            f"{report.fps:g} fps) to {args.output} in {report.seconds:.1f} s: "
-            f"{report.frames_per_second:.1f} frames/s overall, restoring alone "
-            f"{restore_fps:.1f} frames/s",
-            file=sys.stderr,
+            f"{report.fps:g} fps) to {args.output} in {report.seconds:.1f} s{where}: "
+            f"{report.frames_per_second:.1f} frames/s overall"
         )
+        if report.restore_seconds:
+            line += f", restoring alone {report.frames_written / report.restore_seconds:.1f}"
+            line += " frames/s"
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -198,3 +198,49 @@ def restore_files(
     finally:
         bar.close()
     return report
+
+
+def restore_file(source, target, tasks) -> None:
+    """Read, restore and atomically write one image (a task for a worker):
+    ``tasks`` maps the channel axis (None for grey, -1 for colour) to a
+    restoring callable."""
+    image = read_image(source)
+    part, alpha = split_channels(image)
+    restored = tasks[-1 if part.ndim == 3 else None](part)
+    write_image(target, merge_channels(restored, alpha))
+
+
+def restore_files_distributed(
+    pairs,
+    tasks,
+    client,
+    *,
+    skip_existing=True,
+    report=None,
+    on_error=lambda path, reason: None,
+    progress=False,
+) -> Report:
+    """:func:`restore_files` on a ``distributed.Client``: one task per image,
+    read and written by the workers (which must see the same paths)."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    report = report or Report()
+    futures = {}
+    for source, target in pairs:
+        if skip_existing and target.exists():
+            report.skipped += 1
+            continue
+        future = client.submit(restore_file, source, target, tasks, pure=False)
+        futures[future] = source
+    with tqdm(total=len(futures), unit="image", disable=not progress, leave=False) as bar:
+        for future in as_completed(futures):
+            source = futures[future]
+            try:
+                future.result()
+                report.restored += 1
+            except Exception as exc:  # the worker's error, named per file
+                report.failed.append((str(source), str(exc)))
+                on_error(str(source), str(exc))
+            bar.update(1)
+    return report

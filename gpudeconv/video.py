@@ -42,7 +42,7 @@ class VideoReport:
     fps: float
     size: tuple[int, int]
     seconds: float
-    restore_seconds: float
+    restore_seconds: float  # time spent restoring locally (0 with an executor)
 
     @property
     def frames_per_second(self) -> float:
@@ -73,11 +73,15 @@ def restore_video(
     overwrite: bool = False,
     progress: bool = False,
     queue_batches: int = 3,
+    executor=None,
 ) -> VideoReport:
     """Restore every frame of ``source`` into ``target`` (same size and rate).
 
     ``restore`` takes a batch ``(N, rows, cols, 3)`` of BGR uint8 frames and
     returns it restored (e.g. ``gpudeconv.Wiener(psf, channel_axis=-1)``).
+    With an ``executor`` (anything with ``submit(fn, arg)`` returning a
+    future, such as a ``distributed.Client``), batches are restored
+    remotely, up to ``queue_batches`` at a time, and written in order.
     """
     from tqdm import tqdm
 
@@ -107,7 +111,9 @@ def restore_video(
                 raise ValueError(f"OpenCV cannot write {code!r} video to {target}")
             bar = tqdm(total=total, unit="frame", disable=not progress, leave=False)
             try:
-                report = _pipeline(capture, first, writer, restore, batch_size, queue_batches, bar)
+                report = _pipeline(
+                    capture, first, writer, restore, batch_size, queue_batches, bar, executor
+                )
             finally:
                 writer.release()
                 bar.close()
@@ -121,7 +127,9 @@ def restore_video(
     return report
 
 
-def _pipeline(capture, first, writer, restore, batch_size, queue_batches, bar) -> VideoReport:
+def _pipeline(
+    capture, first, writer, restore, batch_size, queue_batches, bar, executor=None
+) -> VideoReport:
     decoded: queue.Queue = queue.Queue(maxsize=queue_batches)
     restored: queue.Queue = queue.Queue(maxsize=queue_batches)
     stop = threading.Event()
@@ -164,6 +172,8 @@ def _pipeline(capture, first, writer, restore, batch_size, queue_batches, bar) -
                 item = restored.get()
                 if item is _DONE:
                     return
+                if not isinstance(item, np.ndarray):  # a future: waited for in order
+                    item = item.result()
                 for frame in item:
                     writer.write(frame)
                     counts["written"] += 1
@@ -186,9 +196,13 @@ def _pipeline(capture, first, writer, restore, batch_size, queue_batches, bar) -
                 continue
             if batch is _DONE:
                 break
-            began = time.perf_counter()
-            frames = restore(np.stack(batch))
-            restore_seconds += time.perf_counter() - began
+            if executor is None:
+                began = time.perf_counter()
+                frames = restore(np.stack(batch))
+                restore_seconds += time.perf_counter() - began
+            else:  # a future; the writer waits for it in order
+                extra = {"pure": False} if _is_dask(executor) else {}
+                frames = executor.submit(restore, np.stack(batch), **extra)
             if not put(restored, frames):
                 break
     except BaseException:
@@ -222,3 +236,7 @@ def _drain(q: queue.Queue) -> None:
             q.get_nowait()
         except queue.Empty:
             return
+
+
+def _is_dask(executor) -> bool:
+    return type(executor).__module__.startswith("distributed")
