@@ -142,3 +142,21 @@ def test_device_option(cp):
     )
     with pytest.raises(ValueError, match="device"):
         gpudeconv.wiener(image, np.ones((3, 3)), backend="cupy", device=999)
+
+
+def test_dask_with_cupy_chunks(cp):
+    da = pytest.importorskip("dask.array")
+    import gpudeconv.dask as gd
+
+    host = np.random.default_rng(6).integers(0, 256, (6, 64, 80, 3), np.uint8)
+    lazy = gd.wiener(
+        da.from_array(cp.asarray(host), chunks=(2, 64, 80, 3)),
+        gpudeconv.psf.motion(9, 30),
+        channel_axis=-1,
+        backend="cupy",
+    )
+    assert isinstance(lazy._meta, cp.ndarray)
+    got = lazy.compute()
+    assert isinstance(got, cp.ndarray)
+    expected = gpudeconv.wiener(host, gpudeconv.psf.motion(9, 30), channel_axis=-1, backend="numpy")
+    assert np.abs(got.get().astype(int) - expected.astype(int)).max() <= 1
