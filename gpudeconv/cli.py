@@ -318,9 +318,8 @@ def _run_bench(args) -> int:
     return 0
 
 
-def _restorer(args, channel_axis):
-    from .deconvolve import make_deconvolver
-
+def _method_options(args, channel_axis) -> dict:
+    """The chosen method's options from the command line."""
     options = dict(
         border=args.border, pad=args.pad, channel_axis=channel_axis, backend=args.backend
     )
@@ -330,7 +329,13 @@ def _restorer(args, channel_axis):
         raise ValueError(f"--reg applies to --method wiener only, not {args.method}")
     if args.method == "richardson_lucy":
         options["iterations"] = args.iterations
-    return make_deconvolver(args.psf, args.method, **options)
+    return options
+
+
+def _restorer(args, channel_axis):
+    from .deconvolve import make_deconvolver
+
+    return make_deconvolver(args.psf, args.method, **_method_options(args, channel_axis))
 
 
 def _error(command: str, message: str) -> None:
@@ -417,17 +422,7 @@ def _remote_task(args, channel_axis):
     from .dask import _RestoreBlock
 
     _restorer(args, channel_axis)  # validates the options here, not on a worker
-    method_options = {
-        "border": args.border,
-        "pad": args.pad,
-        "channel_axis": channel_axis,
-        "backend": args.backend,
-    }
-    if args.method == "wiener":
-        method_options.update(snr=args.snr, reg=args.reg)
-    if args.method == "richardson_lucy":
-        method_options["iterations"] = args.iterations
-    return _RestoreBlock(args.psf, args.method, method_options)
+    return _RestoreBlock(args.psf, args.method, _method_options(args, channel_axis))
 
 
 def _run_video(args) -> int:

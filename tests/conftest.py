@@ -3,6 +3,9 @@ a visible skip when no GPU is usable, on CuPy."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -72,3 +75,17 @@ def astronaut() -> np.ndarray:
 def levin_kernels() -> dict[str, np.ndarray]:
     with np.load(DATA / "levin09_kernels.npz") as f:
         return {k: f[k] for k in sorted(f.files)}
+
+
+def run_gpudeconv(*args, cwd=None, timeout=300):
+    """The command line in a subprocess, on the CPU, from this source tree."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), GPUDECONV_BACKEND="numpy")
+    return subprocess.run(
+        [sys.executable, "-m", "gpudeconv", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )

@@ -1,14 +1,11 @@
 """The command line, end to end, on real files made here."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import psnr
+from conftest import psnr, run_gpudeconv
 
 import gpudeconv
 from gpudeconv import files, video
@@ -19,16 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "motion:15:30"
 
 
-def run(*args, cwd=None, timeout=300):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), GPUDECONV_BACKEND="numpy")
-    return subprocess.run(
-        [sys.executable, "-m", "gpudeconv", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
+run = run_gpudeconv
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 scheduler: equality with in-memory results, spatial tiles, out of core,
 the command line with --scheduler, and a worker killed mid-run."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import run_gpudeconv
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -175,15 +175,7 @@ def test_out_of_core_memory_stays_bounded(tmp_path):
     assert out.shape == (400, 1000, 1000) and out.dtype == np.uint8 and out[399].std() > 0
 
 
-def run_cli(*args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), GPUDECONV_BACKEND="numpy")
-    return subprocess.run(
-        [sys.executable, "-m", "gpudeconv", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+run_cli = run_gpudeconv
 
 
 def test_cli_folder_and_video_on_a_cluster(cluster, tmp_path):
