@@ -151,6 +151,9 @@ class Backend:
         a = self.fft.ifft(a, n=shape[0], axis=-2, overwrite_x=True, workers=workers)
         return self.fft.irfft(a, n=shape[1], axis=-1, overwrite_x=True, workers=workers)
 
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (a no-op on the CPU)."""
+
     def default_budget(self) -> int:
         return DEFAULT_CPU_CHUNK
 

@@ -109,6 +109,10 @@ class CupyBackend(Backend):
     def irfft2(self, a, shape):
         return self.fft.irfft2(a, s=shape, axes=(-2, -1), overwrite_x=True)
 
+    def synchronize(self) -> None:
+        with self.context():
+            cupy.cuda.Device().synchronize()
+
     def default_budget(self) -> int:
         with self.context():
             free, _total = cupy.cuda.Device().mem_info
@@ -138,6 +142,8 @@ class CupyBackend(Backend):
                     cupy.asarray(second, dtype=cupy.int64),
                     cupy.asarray(weight, dtype=buffer.dtype),
                 ]
+            # Other streams will read these: they must be on the device first.
+            cupy.cuda.get_current_stream().synchronize()
             self._padding_tables[(padding, buffer.dtype.str)] = tables
         rows, cols = padding.shape
         _FILL_PADDING(frames, *tables, rows, cols, *padding.padded, buffer)

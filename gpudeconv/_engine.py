@@ -134,7 +134,11 @@ class FourierFilter:
         key = (shape, backend.key, np.dtype(work).str)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = self._make_plan(backend, shape, np.dtype(work))
+            plan = self._make_plan(backend, shape, np.dtype(work))
+            # The streamed GPU path reads the plan from other (non-blocking)
+            # streams: it must be complete before it is shared.
+            backend.synchronize()
+            self._plans[key] = plan
         return plan
 
     def _make_plan(self, backend: Backend, shape, work: np.dtype) -> Plan:

@@ -12,7 +12,6 @@ from gpudeconv import files, video
 from gpudeconv.demo import builtin_image
 from gpudeconv.io import partial_file, write_image
 
-ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "motion:15:30"
 
 
