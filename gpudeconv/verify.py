@@ -1,8 +1,9 @@
 """``gpudeconv verify``: does the GPU give the CPU's answer?
 
 Identical inputs, drawn on the host, go through the NumPy backend (the
-reference) and the CuPy backend; each case prints its largest difference
-against its tolerance:
+reference) and the CuPy backend, host to host and device-resident, for Wiener
+(constant and automatic snr, every border), Richardson–Lucy and the sparse
+prior; each case prints its largest difference against its tolerance:
 
 - integer outputs: within 1 level (rounding of values that land on .5);
 - float32: within 1e-4 of the reference's value range;
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import psf as psfs
 from ._backend import cupy_usable
-from .wiener import wiener
+from .deconvolve import deconvolve
 
 DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 DEFAULT_SIZES = ((64, 64), (257, 311), (1080, 1920))
@@ -52,13 +53,23 @@ class Case:
     colour: bool
     psf: str
     border: str = "reflect"
+    method: str = "wiener"  # or "wiener-auto", "richardson_lucy", "sparse"
 
     def label(self) -> str:
         kind = "rgb" if self.colour else "grey"
         return (
             f"{self.rows}x{self.cols} {kind:4s} {np.dtype(self.dtype).name:7s} "
-            f"{self.psf:12s} {self.border}"
+            f"{self.psf:12s} {self.border:9s} {self.method}"
         )
+
+    def options(self) -> tuple[str, dict]:
+        """(method, options) for :func:`gpudeconv.deconvolve`."""
+        options = dict(border=self.border, channel_axis=-1 if self.colour else None)
+        if self.method == "wiener":
+            return "wiener", {**options, "snr": 100.0}
+        if self.method == "wiener-auto":
+            return "wiener", {**options, "snr": "auto"}
+        return self.method, options
 
 
 def cases(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES) -> list[Case]:
@@ -69,6 +80,10 @@ def cases(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES) -> list[Case]:
         for border in ("circular", "edgetaper"):
             if min(rows, cols) > 2 * 31:
                 out.append(Case(rows, cols, np.dtype(np.float32), True, "motion31@60", border))
+    for (rows, cols), dtype, method in itertools.product(  # the other methods
+        sizes, (np.uint8, np.float64), ("wiener-auto", "richardson_lucy", "sparse")
+    ):
+        out.append(Case(rows, cols, np.dtype(dtype), True, "shake15", method=method))
     return out
 
 
@@ -110,13 +125,15 @@ class Result:
 def compare(case: Case, candidate: str = "cupy", reference: str = "numpy") -> Result:
     image = test_image(case)
     kernel = PSFS[case.psf]()
-    options = dict(snr=100.0, border=case.border, channel_axis=-1 if case.colour else None)
-    expected = np.asarray(wiener(image, kernel, backend=reference, **options), np.float64)
-    outputs = [wiener(image, kernel, backend=candidate, **options)]  # host to host
+    method, options = case.options()
+    expected = deconvolve(image, kernel, method, backend=reference, **options)
+    expected = np.asarray(expected, np.float64)
+    outputs = [deconvolve(image, kernel, method, backend=candidate, **options)]  # host to host
     if candidate == "cupy":  # and device-resident: CuPy in, CuPy out
         import cupy
 
-        outputs.append(wiener(cupy.asarray(image), kernel, backend=candidate, **options).get())
+        resident = deconvolve(cupy.asarray(image), kernel, method, backend=candidate, **options)
+        outputs.append(resident.get())
     diff = max(float(np.abs(np.asarray(got, np.float64) - expected).max()) for got in outputs)
     return Result(case, diff, tolerance(case.dtype, expected))
 

@@ -32,6 +32,7 @@ def test_cases_cover_dtypes_colour_psfs_and_borders():
     assert {c.colour for c in cases} == {False, True}
     assert {c.psf for c in cases} == set(verify.PSFS)
     assert {c.border for c in cases} == {"reflect", "circular", "edgetaper"}
+    assert {c.method for c in cases} == {"wiener", "wiener-auto", "richardson_lucy", "sparse"}
 
 
 def test_test_images_are_identical_and_in_range():
@@ -51,17 +52,17 @@ def test_verify_reports_each_case_and_passes_on_agreement():
 
 
 def test_verify_fails_and_names_the_case_on_disagreement(monkeypatch):
-    real = verify.wiener
+    real = verify.deconvolve
 
-    def off_by_two_on_candidate(image, psf, backend, **options):
-        out = real(image, psf, backend="numpy", **options)
+    def off_by_two_on_candidate(image, psf, method, backend, **options):
+        out = real(image, psf, method, backend="numpy", **options)
         if backend == "numpy-candidate" and out.dtype == np.uint8:
             out = out.copy()
             first = int(out.flat[0])
             out.flat[0] = first + 2 if first < 200 else first - 2
         return out
 
-    monkeypatch.setattr(verify, "wiener", off_by_two_on_candidate)
+    monkeypatch.setattr(verify, "deconvolve", off_by_two_on_candidate)
     lines = []
     status = verify.run_verify([(32, 40)], candidate="numpy-candidate", log=lines.append)
     assert status == 1
