@@ -94,7 +94,9 @@ def test_out_of_memory_halves_and_retries(cp):
     pool.free_all_blocks()
     limit = pool.get_limit()
     try:
-        pool.set_limit(size=64 * 2**20)  # a real allocation failure past 64 MiB
+        # A real allocation failure past 24 MiB: 48 frames need about 64 MiB,
+        # one frame about 1.5 MiB.
+        pool.set_limit(size=24 * 2**20)
         restore = gpudeconv.Wiener(kernel, backend="cupy", max_memory=2**34)
         got = restore(frames)
     finally:
