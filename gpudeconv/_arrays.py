@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 
@@ -13,3 +16,32 @@ def is_cupy_array(a) -> bool:
 def to_host(a) -> np.ndarray:
     """A NumPy view or copy of ``a`` wherever it lives."""
     return a.get() if is_cupy_array(a) else np.asarray(a)
+
+
+_COPY_THREADS = max(1, min(8, (os.cpu_count() or 1) // 2))
+_copy_pool: ThreadPoolExecutor | None = None
+
+
+def parallel_copy(dst: np.ndarray, src: np.ndarray, threads: int | None = None) -> None:
+    """``dst[...] = src`` on several threads for large arrays.
+
+    The host side of the streamed path is two copies per frame (into and out
+    of pinned memory); one thread moves about 10 GB/s, which alone would cap
+    1080p RGB near 800 frames/s. NumPy releases the GIL while copying.
+    """
+    global _copy_pool
+    threads = threads or _COPY_THREADS
+    if dst.nbytes < 8 * 2**20 or threads == 1:
+        np.copyto(dst, src)
+        return
+    axis = next((a for a, n in enumerate(dst.shape) if n >= threads), None)
+    if axis is None:
+        np.copyto(dst, src)
+        return
+    if _copy_pool is None:
+        _copy_pool = ThreadPoolExecutor(8, thread_name_prefix="gpudeconv-copy")
+    bounds = np.linspace(0, dst.shape[axis], threads + 1).astype(int)
+    parts = [
+        (slice(None),) * axis + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    list(_copy_pool.map(lambda part: np.copyto(dst[part], src[part]), parts))

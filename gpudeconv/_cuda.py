@@ -27,7 +27,7 @@ import cupyx.scipy.fft
 import numpy as np
 
 from . import _chunks, _frames
-from ._arrays import is_cupy_array
+from ._arrays import is_cupy_array, parallel_copy
 from ._backend import Backend, Job
 
 _FILL_PADDING = cupy.ElementwiseKernel(
@@ -197,7 +197,7 @@ class CupyBackend(Backend):
             caller_index, squeeze = layout.region(index)
             host_in = job.image[caller_index]
             pinned_in = slot.pinned("in", host_in.shape, host_in.dtype)
-            np.copyto(pinned_in, host_in)
+            parallel_copy(pinned_in, host_in)
             with slot.stream:
                 device_in = cupy.empty(host_in.shape, dtype=host_in.dtype)
                 device_in.set(pinned_in, stream=slot.stream)
@@ -262,5 +262,5 @@ class _Slot:
         self.stream.synchronize()
         if self.pending is not None:
             caller_index, pinned_out = self.pending
-            out[caller_index] = pinned_out
+            parallel_copy(out[caller_index], pinned_out)
             self.pending = None

@@ -111,3 +111,16 @@ def test_device_option_is_validated():
     # On the CPU the device is irrelevant.
     out = gpudeconv.wiener(np.ones((8, 8)), np.ones((3, 3)), backend="numpy", device=1)
     assert out.shape == (8, 8)
+
+
+@pytest.mark.parametrize("shape", [(16, 300, 400, 3), (1, 1200, 3000), (3, 2, 2000, 2000)])
+def test_parallel_copy_copies_everything(shape):
+    from gpudeconv._arrays import parallel_copy
+
+    src = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    dst = np.zeros_like(src)
+    parallel_copy(dst, src, threads=4)
+    np.testing.assert_array_equal(dst, src)
+    view = np.zeros((shape[0], *shape[1:]), np.float32)[..., ::1]
+    parallel_copy(view, src, threads=3)  # with a cast
+    np.testing.assert_array_equal(view, src)
