@@ -23,3 +23,12 @@ def test_ci_runs_the_readme_test_command():
     test = readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
+
+
+def test_readme_tour_runs():
+    """The README's first Python block is a runnable tour of the API."""
+    text = (ROOT / "README.md").read_text()
+    tour = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(tour, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["restored"].shape == namespace["sharp"].shape
