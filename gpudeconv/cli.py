@@ -9,10 +9,6 @@ import traceback
 from . import __version__
 
 
-class UsageError(Exception):
-    """A mistake in how the command was called: exit status 2."""
-
-
 def _add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
@@ -501,10 +497,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("gpudeconv: interrupted", file=sys.stderr)
         return 130
-    except UsageError as exc:
-        if args.debug:
-            traceback.print_exc()
-        parser.exit(2, f"gpudeconv {args.command}: error: {exc}\n")
     except (ValueError, TypeError, RuntimeError, OSError, MemoryError) as exc:
         if args.debug:
             traceback.print_exc()

@@ -24,18 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL = gpudeconv.psf.motion(9, 30)
 
 
+def local_cluster():
+    """Two single-threaded worker processes, no dashboards."""
+    return distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    )
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster() as cluster, distributed.Client(cluster) as client:
         yield cluster, client
 
 
@@ -244,16 +246,7 @@ def test_cli_unreachable_scheduler(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the restarted worker
 def test_worker_killed_mid_computation_still_completes(tmp_path):
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster() as cluster, distributed.Client(cluster) as client:
         # Made on the workers (seeded: the same numbers every time).
         stack = da.random.default_rng(2).random((24, 256, 256), chunks=(2, 256, 256))
         expected = gpudeconv.sparse_deconvolve(
