@@ -70,11 +70,7 @@ class FourierFilter:
         self.pad = check_pad(pad)
         if self.pad is not None and border != "reflect":
             raise ValueError(f"pad applies to border='reflect' only, got border={border!r}")
-        if channel_axis is not None and (
-            isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)
-        ):
-            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-        self.channel_axis = channel_axis
+        self.channel_axis = _frames.check_channel_axis(channel_axis)
         self.backend = check_backend_name(backend)
         _frames.dtypes(np.float32, precision)  # validates
         self.precision = precision
@@ -146,7 +142,9 @@ class FourierFilter:
         xp = backend.xp
         padding = self._padding(shape)
         with backend.context():
-            transfer = self.transfer(backend, padding.padded).astype(complex_dtype)
+            transfer = self.transfer(backend, padding.padded)
+            if transfer is not None:
+                transfer = transfer.astype(complex_dtype)
             taper = None
             if self.border == "edgetaper":
                 weights = xp.asarray(taper_weights(shape, self.psf), dtype=work)
@@ -232,7 +230,7 @@ class EdgeTaper(FourierFilter):
         super().__init__(psf, border="edgetaper", **options)
 
     def transfer(self, backend, padded):
-        return backend.xp.ones((padded[0], padded[1] // 2 + 1), dtype=np.complex128)
+        return None  # tapering is the whole operation: no filter follows
 
     def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
         tapered = taper(backend, plan, chunk.astype(work, copy=True))

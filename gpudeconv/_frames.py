@@ -34,6 +34,15 @@ def as_image(image, *, argname: str = "image"):
     return image
 
 
+def check_channel_axis(channel_axis):
+    """``channel_axis`` if it is None or an integer, else a TypeError."""
+    if channel_axis is not None and (
+        isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)
+    ):
+        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+    return channel_axis
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the channel and spatial axes of an image are."""
@@ -44,9 +53,7 @@ class Layout:
     @classmethod
     def of(cls, image, channel_axis) -> Layout:
         ndim = image.ndim
-        if channel_axis is not None:
-            if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
-                raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+        if check_channel_axis(channel_axis) is not None:
             if not -ndim <= channel_axis < ndim:
                 raise ValueError(
                     f"channel_axis={channel_axis} is out of range for an image "
@@ -133,8 +140,7 @@ def cast_into(xp, result, out_dtype: np.dtype):
 
     Integers are clipped to their range and rounded to nearest (unsigned ones
     carry :func:`rounding_offset` already), never wrapped or truncated; floats
-    are returned unclipped. Returns a float array for a same-device output
-    (the assignment casts) and an ``out_dtype`` array for a transfer.
+    are returned unclipped. The result stays float: :func:`store` casts.
     """
     if out_dtype.kind in "ui":
         info = np.iinfo(out_dtype)
