@@ -28,7 +28,7 @@ import scipy.fft
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gpudeconv  # noqa: E402
-from gpudeconv._baselines import seed_kernel, seed_wiener  # noqa: E402
+from gpudeconv.commands.baselines import seed_kernel, seed_wiener  # noqa: E402
 
 SHAPE = (1080, 1920, 3)
 
@@ -48,7 +48,7 @@ def frame() -> np.ndarray:
     photo is what users restore)."""
     import cv2
 
-    from gpudeconv.demo import builtin_image
+    from gpudeconv.commands.demo import builtin_image
 
     photo = builtin_image()
     tiled = np.tile(photo, (3, 5, 1))[: SHAPE[0], : SHAPE[1]]
@@ -67,7 +67,7 @@ def main(argv=None) -> dict:
     kernel = gpudeconv.psf.motion(31, 60)
     restore = gpudeconv.Wiener(kernel, snr=100, channel_axis=-1, backend="numpy")
     planes = np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32)
-    workers = gpudeconv._backend.fft_workers()
+    workers = gpudeconv.engine.backend.fft_workers()
 
     def floor(w):
         return lambda: scipy.fft.irfft2(scipy.fft.rfft2(planes, workers=w), s=SHAPE[:2], workers=w)

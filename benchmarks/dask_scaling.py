@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def make_frames(block_info=None):
-    from gpudeconv.bench import frames
+    from gpudeconv.commands.bench import frames
 
     n = block_info[None]["chunk-shape"][0]
     return frames("1080p", n)

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gpudeconv  # noqa: E402
-from gpudeconv._baselines import seed_wiener  # noqa: E402
-from gpudeconv.demo import builtin_image, psnr  # noqa: E402
+from gpudeconv.commands.baselines import seed_wiener  # noqa: E402
+from gpudeconv.commands.demo import builtin_image, psnr  # noqa: E402
 
 
 class ExactReflectWiener(gpudeconv.Wiener):

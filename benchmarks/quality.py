@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gpudeconv  # noqa: E402
-from gpudeconv._baselines import seed_wiener  # noqa: E402
+from gpudeconv.commands.baselines import seed_wiener  # noqa: E402
 
 WIENER_SNRS = (10, 17.8, 31.6, 56.2, 100, 178, 316, 562)
 SKIMAGE_BALANCES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)

@@ -11,7 +11,7 @@ import scipy.fft
 from cpu_ratios import frame
 
 import gpudeconv
-from gpudeconv._baselines import seed_kernel, seed_wiener
+from gpudeconv.commands.baselines import seed_kernel, seed_wiener
 
 KERNEL = gpudeconv.psf.motion(31, 60)
 

@@ -4,7 +4,7 @@
 
 For 720p and 1080p clips (the built-in photo tiled, blurred, written as MJPG
 AVI and mp4v MP4), measures each stage alone in frames per second, then the
-whole threaded pipeline (``gpudeconv.video.restore_video``). The slowest stage
+whole threaded pipeline (``gpudeconv.media.video.restore_video``). The slowest stage
 alone is what the pipeline can at best reach.
 """
 
@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gpudeconv  # noqa: E402
-from gpudeconv._backend import resolve_backend  # noqa: E402
-from gpudeconv.bench import frames as tiled_frames  # noqa: E402
-from gpudeconv.video import restore_video  # noqa: E402
+from gpudeconv.commands.bench import frames as tiled_frames  # noqa: E402
+from gpudeconv.engine.dispatch import resolve_backend  # noqa: E402
+from gpudeconv.media.video import restore_video  # noqa: E402
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
 

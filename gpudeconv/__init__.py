@@ -6,15 +6,15 @@
 """
 
 from . import psf
-from ._backend import available_backends
-from .blur import Blur, blur
-from .borders import edgetaper
 from .deconvolve import deconvolve, make_deconvolver
+from .engine.dispatch import available_backends
+from .engine.otf import otf
+from .methods.blur import Blur, blur
+from .methods.edgetaper import edgetaper
+from .methods.richardson_lucy import RichardsonLucy, richardson_lucy
+from .methods.sparse import SparseDeconvolution, sparse_deconvolve
+from .methods.wiener import Wiener, wiener
 from .noise import estimate_noise
-from .otf import otf
-from .richardson_lucy import RichardsonLucy, richardson_lucy
-from .sparse import SparseDeconvolution, sparse_deconvolve
-from .wiener import Wiener, wiener
 
 __version__ = "0.1.0"
 

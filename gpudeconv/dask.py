@@ -27,9 +27,9 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
-from . import _frames
-from ._backend import fft_threads
 from .deconvolve import make_deconvolver
+from .engine import frames as _frames
+from .engine.backend import fft_threads
 
 __all__ = ["wiener", "richardson_lucy", "deconvolve", "restore_stack", "default_depth"]
 
@@ -261,7 +261,7 @@ def restore_stack(
     -------
     target : Path
     """
-    from .io import partial_file
+    from .media.images import partial_file
 
     stack = _open_stack(source)
     target = Path(target)

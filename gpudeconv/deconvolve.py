@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .richardson_lucy import RichardsonLucy
-from .sparse import SparseDeconvolution
-from .wiener import Wiener
+from .methods.richardson_lucy import RichardsonLucy
+from .methods.sparse import SparseDeconvolution
+from .methods.wiener import Wiener
 
 __all__ = ["METHODS", "deconvolve", "make_deconvolver"]
 

@@ -15,52 +15,9 @@ import numbers
 
 import numpy as np
 
-from ._backend import to_host
+from .engine.kernels import normalize
 
 __all__ = ["motion", "gaussian", "disk", "normalize", "from_spec"]
-
-
-def normalize(psf, *, argname: str = "psf") -> np.ndarray:
-    """Validate a PSF and return it as float64, normalised to sum 1.
-
-    Parameters
-    ----------
-    psf : (M, N) array_like
-        Non-negative weights are typical; signed PSFs are accepted as long as
-        their sum is positive.
-
-    Raises
-    ------
-    TypeError
-        For complex, boolean, object or non-numeric input.
-    ValueError
-        For a PSF that is not 2-D, is empty, holds NaN or Inf, or whose sum is
-        not positive.
-    """
-    arr = check_kernel(psf, argname=argname)
-    total = arr.sum()
-    if not total > 0:
-        raise ValueError(
-            f"{argname} must have a positive sum (it is normalised to sum 1), got sum {total:g}"
-        )
-    return arr / total
-
-
-def check_kernel(kernel, *, argname: str = "psf") -> np.ndarray:
-    """A finite, real, 2-D float64 copy of ``kernel`` (not normalised)."""
-    arr = to_host(kernel)
-    if arr.dtype.kind not in "uif":
-        raise TypeError(f"{argname} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{argname} must be a 2-D array, got {arr.ndim} dimension(s) with shape {arr.shape}"
-        )
-    if arr.size == 0:
-        raise ValueError(f"{argname} must not be empty, got shape {arr.shape}")
-    arr = np.array(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{argname} must not contain NaN or Inf values")
-    return arr
 
 
 def _positive(value, argname: str, *, allow_zero: bool = False) -> float:
@@ -291,7 +248,7 @@ def from_spec(spec: str) -> np.ndarray:
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot read PSF file {path}: {exc}") from None
     else:
-        from .io import read_image
+        from .media.images import read_image
 
         kernel = read_image(path)
         if kernel.ndim == 3:

@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gpudeconv._backend import cupy_usable, to_host
+from gpudeconv.engine.arrays import to_host
+from gpudeconv.engine.dispatch import cupy_usable
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -66,7 +67,7 @@ def peppers() -> np.ndarray:
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """The package's built-in colour photograph, (rows, cols, 3) uint8 BGR."""
-    from gpudeconv.demo import builtin_image
+    from gpudeconv.commands.demo import builtin_image
 
     return builtin_image()
 

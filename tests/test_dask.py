@@ -185,7 +185,7 @@ def test_cli_folder_and_video_on_a_cluster(cluster, tmp_path):
     address = local_cluster.scheduler_address
     source = tmp_path / "in"
     source.mkdir()
-    from gpudeconv.demo import builtin_image
+    from gpudeconv.commands.demo import builtin_image
 
     photo = builtin_image()[:120, :160]
     for i in range(5):

@@ -7,7 +7,7 @@ import pytest
 
 import gpudeconv
 from gpudeconv import Wiener, blur, wiener
-from gpudeconv._backend import cupy_usable
+from gpudeconv.engine.dispatch import cupy_usable
 
 GOOD = np.random.default_rng(0).random((16, 16))
 PSF = np.ones((3, 3))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import gpudeconv
-from gpudeconv import verify
-from gpudeconv._backend import cupy_usable
+from gpudeconv.commands import verify
+from gpudeconv.engine.dispatch import cupy_usable
 
 pytestmark = [
     pytest.mark.gpu,
@@ -82,7 +82,7 @@ def test_chunked_equals_one_shot(cp, resident):
     chunked = small(data)
     assert small.last_run.max_frames < 36
     np.testing.assert_array_equal(
-        gpudeconv._backend.to_host(chunked), gpudeconv._backend.to_host(whole)
+        gpudeconv.engine.arrays.to_host(chunked), gpudeconv.engine.arrays.to_host(whole)
     )
 
 
@@ -109,7 +109,7 @@ def test_streams_overlap(cp):
     """Host to host through two streams beats upload, compute and download
     done one after another."""
     frames = np.ascontiguousarray(
-        np.broadcast_to(gpudeconv.bench.frames("1080p", 1), (48, 1080, 1920, 3))
+        np.broadcast_to(gpudeconv.commands.bench.frames("1080p", 1), (48, 1080, 1920, 3))
     )
     restore = gpudeconv.Wiener(gpudeconv.psf.motion(31, 60), channel_axis=-1, backend="cupy")
 

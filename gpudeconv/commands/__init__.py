@@ -1,0 +1,2 @@
+"""The ``gpudeconv`` command line: the parser in :mod:`.main`, one module per
+subcommand."""

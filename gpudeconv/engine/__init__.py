@@ -1,0 +1,6 @@
+"""The array engine: backends (NumPy, CuPy), the shared Fourier-filter frame
+pipeline, frames and dtypes, chunking, borders and transfer functions.
+
+The engine knows no files, no command line and no deconvolution method; the
+methods build on :class:`~.pipeline.FourierFilter`.
+"""

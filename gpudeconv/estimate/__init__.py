@@ -1,0 +1,1 @@
+"""Finding what the restoration needs from the blurred data itself."""

@@ -1,0 +1,1 @@
+"""Files: still images (read, write), folders of them, and video."""

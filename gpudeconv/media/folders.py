@@ -1,0 +1,246 @@
+"""Restoring image files: one file, or many into a folder, in batches.
+
+Frames of equal shape and dtype are restored together (one batched
+computation, on the GPU when there is one); colour, grey and colour with
+alpha are kept as they came (alpha untouched), 8- and 16-bit too. Every
+output is written atomically. In folder mode an output that already exists is
+skipped, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .images import read_image, write_image
+
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".dib",
+    ".webp",
+    ".pbm",
+    ".pgm",
+    ".ppm",
+    ".pnm",
+    ".pxm",
+    ".sr",
+    ".ras",
+    ".jp2",
+    ".exr",
+    ".hdr",
+    ".pic",
+}
+
+
+@dataclass
+class Report:
+    """What a run did: counts, and each failure with its reason."""
+
+    restored: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"restored {self.restored}"]
+        parts.append(f"skipped {self.skipped} (output already there)")
+        parts.append(f"failed {len(self.failed)}")
+        return ", ".join(parts)
+
+
+def expand_inputs(specs: Iterable[str], report: Report) -> list[Path]:
+    """Files named, found in folders (not recursively) or matched by globs,
+    in order and without duplicates. Missing inputs go to ``report.failed``."""
+    found: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found += sorted(
+                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            )
+        elif path.exists():
+            found.append(path)
+        elif glob.has_magic(spec):
+            matches = sorted(Path(p) for p in glob.glob(spec) if Path(p).is_file())
+            if not matches:
+                report.failed.append((spec, "no file matches this pattern"))
+            found += matches
+        else:
+            report.failed.append((spec, "no such file or folder"))
+    return list(dict.fromkeys(found))
+
+
+def is_single(specs: list[str], output: str) -> bool:
+    """One input file and an output that is not a folder: write that file."""
+    if len(specs) != 1:
+        return False
+    source, target = Path(specs[0]), Path(output)
+    return (
+        source.is_file()
+        and not target.is_dir()
+        and not output.endswith(("/", "\\"))
+        and target.suffix != ""
+    )
+
+
+def plan_outputs(inputs: list[Path], folder: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for folder mode; file names are kept, so two
+    inputs with the same name are refused."""
+    pairs, seen = [], {}
+    for path in inputs:
+        target = folder / path.name
+        if target in seen:
+            raise ValueError(
+                f"{seen[target]} and {path} would both be written to {target}; "
+                "restore them in separate runs"
+            )
+        seen[target] = path
+        pairs.append((path, target))
+    return pairs
+
+
+def split_channels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the part to restore, the alpha channel or None): grey, grey+alpha,
+    BGR and BGRA as OpenCV reads them."""
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        return image[..., :-1], image[..., -1:]
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[..., 0], None
+    return image, None
+
+
+def merge_channels(restored: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    if alpha is None:
+        return restored
+    if restored.ndim == 2:
+        restored = restored[..., None]
+    return np.concatenate([restored, alpha], axis=-1)
+
+
+def restore_files(
+    pairs: list[tuple[Path, Path]],
+    make_restorer: Callable[[int | None], Callable[[np.ndarray], np.ndarray]],
+    *,
+    batch_size: int = 16,
+    skip_existing: bool = True,
+    report: Report | None = None,
+    on_error: Callable[[str, str], None] = lambda path, reason: None,
+    progress: bool = False,
+) -> Report:
+    """Restore each input into its output, batching equal-sized images.
+
+    ``make_restorer(channel_axis)`` returns the restoring callable for grey
+    (None) or colour (-1) batches, e.g. a :class:`gpudeconv.Wiener`.
+    """
+    from tqdm import tqdm
+
+    report = report or Report()
+    restorers: dict = {}
+    groups: dict[tuple, list] = {}
+
+    def flush(key):
+        members = groups.pop(key)
+        axis = -1 if len(key[0]) == 3 else None  # (rows, cols, channels): colour
+        if axis not in restorers:
+            restorers[axis] = make_restorer(axis)
+        batch = np.stack([m[2] for m in members])
+        try:
+            restored = restorers[axis](batch)
+        except MemoryError as exc:
+            for source, _, _, _ in members:
+                report.failed.append((str(source), f"out of memory: {exc}"))
+                on_error(str(source), f"out of memory: {exc}")
+            return
+        for (source, target, _, alpha), frame in zip(members, restored, strict=True):
+            try:
+                write_image(target, merge_channels(frame, alpha))
+            except Exception as exc:  # OSError, ValueError, cv2.error: name it, go on
+                report.failed.append((str(source), f"cannot write {target}: {exc}"))
+                on_error(str(source), f"cannot write {target}: {exc}")
+                continue
+            report.restored += 1
+            bar.update(1)
+
+    todo = []
+    for source, target in pairs:
+        if skip_existing and target.exists():
+            report.skipped += 1
+        else:
+            todo.append((source, target))
+    bar = tqdm(total=len(todo), unit="image", disable=not progress, leave=False)
+    try:
+        for source, target in todo:
+            try:
+                image = read_image(source)
+            except (OSError, ValueError) as exc:
+                report.failed.append((str(source), str(exc)))
+                on_error(str(source), str(exc))
+                bar.update(1)
+                continue
+            part, alpha = split_channels(image)
+            key = (part.shape, part.dtype.str)
+            groups.setdefault(key, []).append((source, target, part, alpha))
+            if len(groups[key]) >= batch_size:
+                flush(key)
+            elif sum(len(g) for g in groups.values()) >= 4 * batch_size:
+                flush(max(groups, key=lambda k: len(groups[k])))  # bound what is held
+        for key in list(groups):
+            flush(key)
+    finally:
+        bar.close()
+    return report
+
+
+def restore_file(source, target, tasks) -> None:
+    """Read, restore and atomically write one image (a task for a worker):
+    ``tasks`` maps the channel axis (None for grey, -1 for colour) to a
+    restoring callable."""
+    image = read_image(source)
+    part, alpha = split_channels(image)
+    restored = tasks[-1 if part.ndim == 3 else None](part)
+    write_image(target, merge_channels(restored, alpha))
+
+
+def restore_files_distributed(
+    pairs,
+    tasks,
+    client,
+    *,
+    skip_existing=True,
+    report=None,
+    on_error=lambda path, reason: None,
+    progress=False,
+) -> Report:
+    """:func:`restore_files` on a ``distributed.Client``: one task per image,
+    read and written by the workers (which must see the same paths)."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    report = report or Report()
+    futures = {}
+    for source, target in pairs:
+        if skip_existing and target.exists():
+            report.skipped += 1
+            continue
+        future = client.submit(restore_file, source, target, tasks, pure=False)
+        futures[future] = source
+    with tqdm(total=len(futures), unit="image", disable=not progress, leave=False) as bar:
+        for future in as_completed(futures):
+            source = futures[future]
+            try:
+                future.result()
+                report.restored += 1
+            except Exception as exc:  # the worker's error, named per file
+                report.failed.append((str(source), str(exc)))
+                on_error(str(source), str(exc))
+            bar.update(1)
+    return report
