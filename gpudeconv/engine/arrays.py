@@ -45,3 +45,12 @@ def parallel_copy(dst: np.ndarray, src: np.ndarray, threads: int | None = None) 
         (slice(None),) * axis + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
     list(_copy_pool.map(lambda part: np.copyto(dst[part], src[part]), parts))
+
+
+#: cuFFT's alignment requirement for the start of its data (bytes).
+FFT_ALIGNMENT = 16
+
+
+def misaligned(pointer: int, alignment: int = FFT_ALIGNMENT) -> bool:
+    """True when ``pointer`` is not a multiple of ``alignment`` bytes."""
+    return pointer % alignment != 0

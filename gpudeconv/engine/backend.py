@@ -84,6 +84,9 @@ class Backend:
     name = "numpy"
     xp: ModuleType = np
     device: int | None = None
+    #: Padded real planes per frame that FFT libraries keep besides the
+    #: pipeline's own arrays (cuFFT's cached plans own work areas).
+    fft_work_planes = 0
 
     def __init__(self):
         self.fft = scipy.fft
@@ -135,6 +138,10 @@ class Backend:
         """Clip, round and cast a chunk's float ``result`` into ``out``."""
         result = _frames.cast_into(self.xp, result, out.dtype)
         _frames.store(out, layout, index, result)
+
+    def finish_into(self, result, target) -> None:
+        """Clip, round and cast ``result`` straight into ``target`` (any strides)."""
+        target[...] = _frames.cast_into(self.xp, result, target.dtype)
 
     def run(self, job: Job):
         """Process every chunk of ``job``, halving chunks that run out of memory."""

@@ -13,6 +13,16 @@ def frames_per_chunk(budget_bytes: int, bytes_per_frame: int) -> int:
     return max(1, int(budget_bytes) // max(1, int(bytes_per_frame)))
 
 
+#: cuFFT plans made by CuPy count elements in 32 bits (CuPy issue #4406): a
+#: chunk's transform stays below this many real elements.
+MAX_FFT_ELEMENTS = 2**31 - 1
+
+
+def fft_frames_cap(padded: tuple[int, int]) -> int:
+    """The most frames one batched FFT of ``padded`` planes may hold."""
+    return max(1, MAX_FFT_ELEMENTS // (int(padded[0]) * int(padded[1])))
+
+
 def gpu_budget(
     free_bytes: int, pool_free_bytes: int = 0, *, fraction: float = 0.5, minimum: int = 64 * 2**20
 ) -> int:

@@ -11,15 +11,16 @@ host round trip between steps:
 - ``finish``: one kernel reads the cropped inverse transform and writes the
   output in the caller's dtype and layout, clipped and rounded.
 
-Host input runs through :meth:`CupyBackend.run_streamed`: two CUDA streams
-and pinned staging buffers, so that while one chunk computes the next is
-uploaded and the previous one downloaded.
+Host input runs through :func:`gpudeconv.engine.streaming.run_streamed` on a
+:class:`CupyDevice`: one compute stream, copy streams ordered by events, and
+pinned staging buffers kept per backend across calls (CI runs the same
+orchestration on a simulated device).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
 
 import cupy
 import cupyx
@@ -28,8 +29,9 @@ import numpy as np
 
 from . import chunks as _chunks
 from . import frames as _frames
-from .arrays import parallel_copy
+from .arrays import misaligned
 from .backend import Backend, Job
+from .streaming import LanePool, run_streamed
 
 _FILL_PADDING = cupy.ElementwiseKernel(
     "raw T x, raw int64 first_r, raw int64 second_r, raw F weight_r, "
@@ -47,7 +49,8 @@ _FILL_PADDING = cupy.ElementwiseKernel(
     if (r >= rows) { r0 = first_r[r - rows]; r1 = second_r[r - rows]; wr = weight_r[r - rows]; }
     if (c >= cols) { c0 = first_c[c - cols]; c1 = second_c[c - cols]; wc = weight_c[c - cols]; }
     // Rows first, then columns, in the same order of operations as the
-    // NumPy path (near + w * (far - near)), so both round alike.
+    // NumPy path (near + w * (far - near)); compiled without FMA contraction
+    // (--fmad=false), so each step rounds as NumPy's separate passes do.
     F a = (F)x[base + r0 * cols + c0];
     if (wr != 0) a += wr * ((F)x[base + r1 * cols + c0] - a);
     if (wc != 0) {
@@ -58,6 +61,7 @@ _FILL_PADDING = cupy.ElementwiseKernel(
     y = a;
     """,
     "gpudeconv_fill_padding",
+    options=("--fmad=false",),
 )
 
 _FINISH_UNSIGNED = cupy.ElementwiseKernel(
@@ -81,16 +85,52 @@ def _is_cufft_alloc_failure(exc: BaseException) -> bool:
     return type(exc).__name__ == "CuFFTError" and getattr(exc, "result", None) == 2
 
 
+class CupyDevice:
+    """CuPy's streams, events and memory behind :class:`~.streaming.Device`."""
+
+    def __init__(self, device: int):
+        self.device = device
+
+    def stream(self, kind: str):
+        with cupy.cuda.Device(self.device):
+            return cupy.cuda.Stream(non_blocking=True)
+
+    def event(self):
+        with cupy.cuda.Device(self.device):
+            return cupy.cuda.Event(block=False, disable_timing=True)
+
+    def current_stream(self):
+        return cupy.cuda.get_current_stream()
+
+    def empty(self, nbytes: int):
+        with cupy.cuda.Device(self.device):
+            return cupy.empty(nbytes, dtype=cupy.uint8)
+
+    def pinned(self, nbytes: int) -> np.ndarray:
+        return cupyx.empty_pinned((nbytes,), dtype=np.uint8)
+
+    def upload(self, dst, src, stream) -> None:
+        dst.set(src, stream=stream)
+
+    def download(self, dst, src, stream) -> None:
+        src.get(stream=stream, out=dst, blocking=False)
+
+
 class CupyBackend(Backend):
     """CuPy and cuFFT on one NVIDIA GPU."""
 
     name = "cupy"
     xp = cupy
+    # The forward and the inverse plan cached for a chunk each own a work
+    # area of about one padded plane per frame.
+    fft_work_planes = 2
 
     def __init__(self, device: int):
         self.fft = cupyx.scipy.fft
         self.device = int(device)
         self._padding_tables: dict = {}
+        self._lock = threading.Lock()
+        self.lanes = LanePool(CupyDevice(self.device))
 
     @classmethod
     @functools.cache
@@ -104,11 +144,17 @@ class CupyBackend(Backend):
         with self.context():
             return cupy.asarray(a)
 
+    @staticmethod
+    def _fft_ready(a):
+        # cuFFT needs 16-byte aligned data (CuPy issue #9229: a view such as
+        # x[1] of an odd-sized float32 stack fails with CUFFT_INVALID_VALUE).
+        return a.copy() if misaligned(a.data.ptr) else a
+
     def rfft2(self, a):
-        return self.fft.rfft2(a, axes=(-2, -1))
+        return self.fft.rfft2(self._fft_ready(a), axes=(-2, -1))
 
     def irfft2(self, a, shape):
-        return self.fft.irfft2(a, s=shape, axes=(-2, -1), overwrite_x=True)
+        return self.fft.irfft2(self._fft_ready(a), s=shape, axes=(-2, -1), overwrite_x=True)
 
     def synchronize(self) -> None:
         with self.context():
@@ -128,12 +174,14 @@ class CupyBackend(Backend):
     def release_memory(self) -> None:
         with self.context():
             cupy.cuda.Device().synchronize()
+            self.lanes.release()
             cupy.get_default_memory_pool().free_all_blocks()
             cupy.fft.config.get_plan_cache().clear()
 
     # -- fused element-wise steps ------------------------------------------
     def fill_padding(self, padding, frames, buffer) -> None:
-        tables = self._padding_tables.get((padding, buffer.dtype.str))
+        key = (padding, buffer.dtype.str)
+        tables = self._padding_tables.get(key)
         if tables is None:
             tables = []
             for axis in (0, 1):
@@ -145,16 +193,16 @@ class CupyBackend(Backend):
                 ]
             # Other streams will read these: they must be on the device first.
             cupy.cuda.get_current_stream().synchronize()
-            self._padding_tables[(padding, buffer.dtype.str)] = tables
+            with self._lock:
+                tables = self._padding_tables.setdefault(key, tables)
         rows, cols = padding.shape
         _FILL_PADDING(frames, *tables, rows, cols, *padding.padded, buffer)
 
     def finish(self, result, out, layout: _frames.Layout, index: tuple) -> None:
         # Host outputs go through run_streamed; here the output is on the GPU.
-        self._finish_into(result, layout.frames(out)[index])
+        self.finish_into(result, layout.frames(out)[index])
 
-    @staticmethod
-    def _finish_into(result, target) -> None:
+    def finish_into(self, result, target) -> None:
         """Clip, round and cast ``result`` straight into ``target`` (any strides)."""
         out_dtype = target.dtype
         if out_dtype.kind in "ui":
@@ -171,93 +219,5 @@ class CupyBackend(Backend):
     # -- the chunk loop ----------------------------------------------------
     def run(self, job: Job):
         if isinstance(job.image, np.ndarray) and isinstance(job.out, np.ndarray):
-            return self.run_streamed(job)
+            return run_streamed(self, self.lanes, job)
         return super().run(job)
-
-    def run_streamed(self, job: Job, n_streams: int = 2):
-        """Host in, host out: overlap upload, compute and download.
-
-        Each chunk is copied (in the caller's layout, so the copy is
-        contiguous) into a pinned buffer, uploaded asynchronously on its
-        stream, computed, finished straight into a device array in the
-        caller's layout and downloaded asynchronously into another pinned
-        buffer; the host copies it into ``job.out`` once the stream is done,
-        while the other stream works.
-        """
-        layout = job.layout
-        slots = [_Slot(cupy.cuda.Stream(non_blocking=True)) for _ in range(n_streams)]
-        turn = [0]
-
-        def process(index):
-            slot = slots[turn[0] % n_streams]
-            slot.drain(job.out)
-            caller_index, squeeze = layout.region(index)
-            host_in = job.image[caller_index]
-            pinned_in = slot.pinned("in", host_in.shape, host_in.dtype)
-            parallel_copy(pinned_in, host_in)
-            with slot.stream:
-                device_in = cupy.empty(host_in.shape, dtype=host_in.dtype)
-                device_in.set(pinned_in, stream=slot.stream)
-                result = job.compute(layout.frames(device_in)[squeeze], index)
-                device_out = cupy.empty(host_in.shape, dtype=job.out.dtype)
-                self._finish_into(result, layout.frames(device_out)[squeeze])
-                pinned_out = slot.pinned("out", device_out.shape, device_out.dtype)
-                device_out.get(out=pinned_out, stream=slot.stream, blocking=False)
-            slot.pending = (caller_index, pinned_out)
-            turn[0] += 1
-
-        def on_out_of_memory():
-            for slot in slots:
-                slot.drain(job.out)
-            self.release_memory()
-
-        state = _chunks.run_chunks(
-            job.frames.shape[:-2],
-            min(job.max_frames, _host_chunk_frames(job)),
-            process,
-            is_out_of_memory=self.is_out_of_memory,
-            on_out_of_memory=on_out_of_memory,
-        )
-        for slot in slots:
-            slot.drain(job.out)
-        return state
-
-
-# Pinned staging per stream stays small: enough to keep PCIe busy, little
-# page-locked memory (two streams x in + out).
-HOST_CHUNK_BYTES = 64 * 2**20
-
-
-def _host_chunk_frames(job: Job) -> int:
-    rows, cols = job.frames.shape[-2:]
-    per_frame = rows * cols * max(job.image.dtype.itemsize, job.out.dtype.itemsize)
-    return _chunks.frames_per_chunk(HOST_CHUNK_BYTES, per_frame)
-
-
-@dataclass
-class _Slot:
-    """One stream with its pinned staging buffers and its download in flight."""
-
-    stream: object
-    pending: tuple | None = None
-
-    def __post_init__(self):
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def pinned(self, name: str, shape, dtype) -> np.ndarray:
-        """A pinned host array of ``shape`` (reusing a large enough buffer)."""
-        dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.nbytes < nbytes:
-            buffer = cupyx.empty_pinned((max(nbytes, 1),), dtype=np.uint8)
-            self._buffers[name] = buffer
-        return buffer[:nbytes].view(dtype).reshape(shape)
-
-    def drain(self, out: np.ndarray) -> None:
-        """Wait for this stream; copy its finished download into ``out``."""
-        self.stream.synchronize()
-        if self.pending is not None:
-            caller_index, pinned_out = self.pending
-            parallel_copy(out[caller_index], pinned_out)
-            self.pending = None

@@ -89,8 +89,10 @@ def resolve_backend(backend: str, *arrays: Any, device: int | None = None) -> Ba
 
     ``"auto"`` keeps CuPy arrays on the GPU, sends NumPy arrays to the GPU when
     one is usable, and otherwise stays on NumPy; ``$GPUDECONV_BACKEND``
-    overrides it. ``device`` picks the GPU (default: the one holding the
-    input, else the current one).
+    overrides it. ``device`` picks the GPU for NumPy input (default: the
+    current one). A CuPy input is computed on the GPU that holds it: a
+    ``device`` naming another GPU is an error, since computing there would
+    mean a peer-to-peer copy each way (or a peer-access failure).
     """
     backend = check_backend_name(backend)
     device = check_device(device)
@@ -105,6 +107,11 @@ def resolve_backend(backend: str, *arrays: Any, device: int | None = None) -> Ba
             backend = "numpy"
     if backend == "numpy":
         return numpy_backend()
-    if device is None:
-        device = next((a.device.id for a in arrays if is_cupy_array(a)), None)
-    return cupy_backend(device)
+    held = next((a.device.id for a in arrays if is_cupy_array(a)), None)
+    if device is not None and held is not None and device != held:
+        raise ValueError(
+            f"device={device} but the image is a CuPy array on GPU {held}; a CuPy "
+            f"image is computed on the GPU that holds it: omit device, or move the "
+            f"image first (with cupy.cuda.Device({device}): cupy.asarray(image))"
+        )
+    return cupy_backend(held if device is None else device)

@@ -31,6 +31,10 @@ def as_image(image, *, argname: str = "image"):
             f"{argname} must hold real numbers (integer or floating point), got "
             f"dtype {dtype}; convert booleans or complex data explicitly"
         )
+    if not dtype.isnative:
+        # Big-endian data (FITS files, some TIFFs): computed and returned in
+        # the machine's byte order; CuPy has no other.
+        image = image.astype(dtype.newbyteorder("="))
     return image
 
 
@@ -113,7 +117,7 @@ def dtypes(dtype: np.dtype, precision) -> tuple[np.dtype, np.dtype]:
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be None, 'single' or 'double', got {precision!r}")
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype).newbyteorder("=")  # '>f8' is float64 too
     if dtype.kind in "ui":
         work, out = np.float32, dtype
     elif dtype == np.float64:

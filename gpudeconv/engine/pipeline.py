@@ -12,12 +12,19 @@ or replaces the per-chunk step altogether (``methods.edgetaper.EdgeTaper``). Pla
 geometry, transfer functions, taper weights) are cached per frame shape,
 device and precision, so a filter object applied to a stream of frames does
 that work once.
+
+Thread safety: one filter may serve many threads at once (dask's threaded
+scheduler, a web server). Plans are made under a lock and never change
+afterwards; what a call learns about its frames (the chunking, a chosen snr)
+lives in that call's :class:`CallRecord`, kept per thread, never on the
+shared object.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +51,16 @@ class Plan:
     taper: tuple | None = None  # (weights, psf transfer function) for edgetaper
     bytes_per_frame: int = 0
     extra: dict = field(default_factory=dict)  # what a subclass caches besides
+
+
+@dataclass
+class CallRecord:
+    """What one call learnt: how it was chunked (``run``: ``max_frames``,
+    ``retries``) and per-frame results a method reports (``results``, e.g.
+    Wiener's ``"snr"``), each shaped like the image without its spatial axes."""
+
+    run: Any = None
+    results: dict = field(default_factory=dict)
 
 
 class FourierFilter:
@@ -85,8 +102,39 @@ class FourierFilter:
         self.max_memory = max_memory
         self.device = check_device(device)
         self._plans: dict[tuple, Plan] = {}
-        #: How the most recent call was chunked (``max_frames``, ``retries``).
-        self.last_run = None
+        self._plan_lock = threading.Lock()
+        self._local = threading.local()
+
+    def __getstate__(self):
+        # Plans hold device arrays and the lock cannot travel: a copy plans anew.
+        state = self.__dict__.copy()
+        for name in ("_plans", "_plan_lock", "_local"):
+            state.pop(name)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._plans = {}
+        self._plan_lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def last_call(self) -> CallRecord | None:
+        """The record of this thread's most recent call (other threads' calls
+        never show here)."""
+        return getattr(self._local, "call", None)
+
+    @property
+    def last_run(self):
+        """How this thread's most recent call was chunked (``max_frames``,
+        ``retries``), or None before the first call."""
+        call = self.last_call
+        return None if call is None else call.run
+
+    @property
+    def _results(self) -> dict:
+        """Per-frame results of the call in progress in this thread."""
+        return self._local.call.results
 
     #: Restoration pads seamlessly; the forward model needs an exact mirror.
     seamless = True
@@ -109,8 +157,14 @@ class FourierFilter:
     # -- the pipeline --------------------------------------------------------
     def __call__(self, image):
         image = _frames.as_image(image)
-        layout = _frames.Layout.of(image, self.channel_axis)
         backend = resolve_backend(self.backend, image, device=self.device)
+        return self.run_on(backend, image)[0]
+
+    def run_on(self, backend: Backend, image) -> tuple[Any, CallRecord]:
+        """Filter ``image`` on ``backend`` (resolved by the caller); returns the
+        output and this call's :class:`CallRecord`."""
+        image = _frames.as_image(image)
+        layout = _frames.Layout.of(image, self.channel_axis)
         work, out_dtype = _frames.dtypes(image.dtype, self.precision)
         frames = layout.frames(image)
         plan = self.plan(backend, frames.shape[-2:], work)
@@ -121,22 +175,29 @@ class FourierFilter:
         def compute(chunk, index):
             return self._apply(backend, plan, chunk, work, check_finite, offset, index)
 
+        call = self._local.call = CallRecord()
         self._start_call(frames.shape[:-2])
-        max_frames = _chunks.frames_per_chunk(self._budget(backend), plan.bytes_per_frame)
+        max_frames = min(
+            _chunks.frames_per_chunk(self._budget(backend), plan.bytes_per_frame),
+            _chunks.fft_frames_cap(plan.padding.padded),
+        )
         with backend.context():
-            self.last_run = backend.run(Job(image, frames, out, layout, compute, max_frames))
-        return out
+            call.run = backend.run(Job(image, frames, out, layout, compute, max_frames))
+        return out, call
 
     def plan(self, backend: Backend, shape, work: np.dtype) -> Plan:
         shape = tuple(int(n) for n in shape)
         key = (shape, backend.key, np.dtype(work).str)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._make_plan(backend, shape, np.dtype(work))
-            # The streamed GPU path reads the plan from other (non-blocking)
-            # streams: it must be complete before it is shared.
-            backend.synchronize()
-            self._plans[key] = plan
+            with self._plan_lock:
+                plan = self._plans.get(key)
+                if plan is None:
+                    plan = self._make_plan(backend, shape, np.dtype(work))
+                    # The streamed GPU path and other threads read the plan
+                    # from other streams: it must be complete before it is shared.
+                    backend.synchronize()
+                    self._plans[key] = plan
         return plan
 
     def _make_plan(self, backend: Backend, shape, work: np.dtype) -> Plan:
@@ -154,7 +215,8 @@ class FourierFilter:
                 tapering = (weights, blur)
         # Padded buffer, its spectrum and the inverse transform can be alive
         # together, plus FFT scratch: about four padded real frames.
-        bytes_per_frame = self.frames_of_memory * int(np.prod(padding.padded)) * work.itemsize
+        planes = self.frames_of_memory + backend.fft_work_planes
+        bytes_per_frame = planes * int(np.prod(padding.padded)) * work.itemsize
         if tapering is not None:
             bytes_per_frame *= 2
         plan = Plan(padding, transfer, tapering, bytes_per_frame)

@@ -57,8 +57,12 @@ class SparseDeconvolution(FourierFilter):
             raise ValueError(f"weight must be 'auto' or a positive number, got {weight!r}")
         super().__init__(psf, border=border, **options)
         self.weight = weight
-        #: The data weight lambda used for each frame of the last call.
-        self.last_weight = None
+
+    @property
+    def last_weight(self):
+        """The data weight lambda used for each frame of this thread's last call."""
+        call = self.last_call
+        return None if call is None else call.results.get("weight")
 
     def _plan_extra(self, backend, plan, work):
         xp = backend.xp
@@ -76,7 +80,7 @@ class SparseDeconvolution(FourierFilter):
         )
 
     def _start_call(self, batch_shape):
-        self.last_weight = np.empty(batch_shape)
+        self._results["weight"] = np.empty(batch_shape)
 
     def _data_weight(self, xp, frames):
         if self.weight != "auto":
@@ -100,7 +104,7 @@ class SparseDeconvolution(FourierFilter):
         scale = xp.maximum(xp.abs(observed).max(axis=(-2, -1), keepdims=True), 1e-30)
         observed /= scale
         lam = self._data_weight(xp, observed)
-        self.last_weight[index] = to_host(lam)
+        self._results["weight"][index] = to_host(lam)
         lam = lam.astype(work)[..., None, None]
         estimate = self._prepare(backend, plan, observed, work)
         if estimate is observed:

@@ -91,10 +91,14 @@ class Wiener(FourierFilter):
         super().__init__(psf, **options)
         self.snr = check_snr(snr)
         self.reg = _check_reg(reg)
-        #: The snr used for each frame of the last call (chosen per frame with
-        #: ``snr="auto"``): the image's shape without its spatial axes,
-        #: channels last.
-        self.last_snr = None
+
+    @property
+    def last_snr(self):
+        """The snr used for each frame of this thread's last call (chosen per
+        frame with ``snr="auto"``): the image's shape without its spatial
+        axes, channels last. Kept per thread, so a shared filter is safe."""
+        call = self.last_call
+        return None if call is None else call.results.get("snr")
 
     @property
     def auto(self) -> bool:
@@ -151,7 +155,9 @@ class Wiener(FourierFilter):
         plan.extra["r_power"] = None if reg is None else r_power
 
     def _start_call(self, batch_shape):
-        self.last_snr = np.empty(batch_shape) if self.auto else np.full(batch_shape, self.snr)
+        self._results["snr"] = (
+            np.empty(batch_shape) if self.auto else np.full(batch_shape, self.snr)
+        )
 
     def _filter(self, backend, plan, spectrum, chunk, index):
         if not self.auto:
@@ -160,7 +166,7 @@ class Wiener(FourierFilter):
         xp = backend.xp
         sigma = haar_sigma(xp, chunk)
         nsr = self._choose_nsr(xp, plan, spectrum, sigma)
-        self.last_snr[index] = to_host(1.0 / nsr)
+        self._results["snr"][index] = to_host(1.0 / nsr)
         nsr = nsr.astype(plan.extra["h_power"].dtype)[..., None, None]
         r_power = plan.extra["r_power"]
         denominator = plan.extra["h_power"] + (nsr if r_power is None else nsr * r_power)
@@ -329,5 +335,5 @@ def wiener(
     )
     restored = filt(image)
     if return_snr:
-        return restored, filt.last_snr
+        return restored, filt.last_call.results["snr"]
     return restored
