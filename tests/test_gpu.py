@@ -5,13 +5,14 @@ that takes the ``backend`` fixture; these tests cover what only the CuPy
 path has: device residency, streams, chunking and the out-of-memory retry.
 """
 
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import gpudeconv
 from gpudeconv.commands import verify
+from gpudeconv.engine.arrays import to_host
 from gpudeconv.engine.dispatch import cupy_usable
 
 pytestmark = [
@@ -81,9 +82,13 @@ def test_chunked_equals_one_shot(cp, resident):
     small = gpudeconv.Wiener(kernel, channel_axis=1, backend="cupy", max_memory=200_000)
     chunked = small(data)
     assert small.last_run.max_frames < 36
-    np.testing.assert_array_equal(
-        gpudeconv.engine.arrays.to_host(chunked), gpudeconv.engine.arrays.to_host(whole)
-    )
+    # cuFFT may pick another algorithm for another batch count: not bitwise.
+    assert_within_one_level(chunked, whole)
+
+
+def assert_within_one_level(got, expected):
+    diff = np.abs(to_host(got).astype(np.int64) - to_host(expected).astype(np.int64))
+    assert diff.max() <= 1, diff.max()
 
 
 def test_out_of_memory_halves_and_retries(cp):
@@ -105,35 +110,14 @@ def test_out_of_memory_halves_and_retries(cp):
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_streams_overlap(cp):
-    """Host to host through two streams beats upload, compute and download
-    done one after another."""
-    frames = np.ascontiguousarray(
-        np.broadcast_to(gpudeconv.commands.bench.frames("1080p", 1), (48, 1080, 1920, 3))
-    )
+def test_streamed_equals_upload_compute_download(cp):
+    """Host to host through the streams gives what the serial path gives
+    (the speed ratio is measured by benchmarks/gpu_overlap.py, not here)."""
+    frames = np.random.default_rng(7).integers(0, 256, (8, 270, 480, 3), np.uint8)
     restore = gpudeconv.Wiener(gpudeconv.psf.motion(31, 60), channel_axis=-1, backend="cupy")
-
-    def sequential():
-        device = cp.asarray(frames)
-        out = restore(device)
-        cp.cuda.Device().synchronize()
-        return out.get()
-
-    def streamed():
-        return restore(frames)
-
-    for fn in (sequential, streamed):
-        fn()
-    t_seq = min(_timed(sequential) for _ in range(3))
-    t_streamed = min(_timed(streamed) for _ in range(3))
-    np.testing.assert_array_equal(streamed(), sequential())
-    assert t_streamed < t_seq, (t_streamed, t_seq)
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    serial = restore(cp.asarray(frames)).get()
+    for _ in range(3):
+        np.testing.assert_array_equal(restore(frames), serial)
 
 
 def test_device_option(cp):
@@ -162,3 +146,103 @@ def test_dask_with_cupy_chunks(cp):
     assert isinstance(got, cp.ndarray)
     expected = gpudeconv.wiener(host, gpudeconv.psf.motion(9, 30), channel_axis=-1, backend="numpy")
     assert np.abs(got.get().astype(int) - expected.astype(int)).max() <= 1
+
+
+KERNEL = gpudeconv.psf.motion(15, 30)
+STREAMED = {
+    "wiener": lambda **o: gpudeconv.Wiener(KERNEL, snr=300, **o),
+    "wiener-auto": lambda **o: gpudeconv.Wiener(KERNEL, snr="auto", **o),
+    "richardson-lucy": lambda **o: gpudeconv.RichardsonLucy(KERNEL, iterations=20, **o),
+    "sparse": lambda **o: gpudeconv.SparseDeconvolution(KERNEL, **o),
+}
+
+
+@pytest.mark.parametrize("method", sorted(STREAMED))
+def test_streamed_many_chunks_match_device_resident(cp, method):
+    """Many uneven chunks in flight on three streams (plans of two batch
+    counts, buffers reused) give the device-resident result, every time."""
+    host = np.random.default_rng(8).integers(0, 256, (16, 120, 160, 3), np.uint8)
+    make = STREAMED[method]
+    expected = make(channel_axis=-1, backend="cupy")(cp.asarray(host))
+    streamed = make(channel_axis=-1, backend="cupy")
+    backend = gpudeconv.engine.dispatch.resolve_backend("cupy")
+    per_frame = streamed.plan(backend, (120, 160), np.float32).bytes_per_frame
+    streamed.max_memory = 5 * per_frame  # chunks of 5 planes: 10 chunks, the last of 3
+    for _ in range(5):
+        got = streamed(host)
+        assert streamed.last_run.max_frames <= 5
+        assert_within_one_level(got, expected)
+
+
+def test_device_resident_then_streamed_in_one_thread(cp):
+    """The same cached cuFFT plans on the caller's stream, then on the
+    lane's compute stream, with nothing synchronised in between."""
+    host = np.random.default_rng(9).integers(0, 256, (6, 200, 240, 3), np.uint8)
+    device = cp.asarray(host)
+    restore = gpudeconv.Wiener(KERNEL, channel_axis=-1, backend="cupy")
+    for _ in range(5):
+        resident = restore(device)
+        streamed = restore(host)
+        assert_within_one_level(streamed, resident)
+
+
+def test_threads_share_a_filter_and_the_backend(cp):
+    restore = gpudeconv.Wiener(KERNEL, channel_axis=-1, backend="cupy")
+    images = [
+        np.random.default_rng(n).integers(0, 256, (n, 96, 128, 3), np.uint8) for n in (8, 3, 5, 8)
+    ]
+    alone = [restore(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            for got, expected in zip(pool.map(restore, images), alone, strict=True):
+                np.testing.assert_array_equal(got, expected)
+
+
+def test_repeated_calls_keep_the_memory_pool_flat(cp):
+    pool = cp.get_default_memory_pool()
+    restore = gpudeconv.Wiener(KERNEL, snr="auto", channel_axis=-1, backend="cupy")
+    host = np.random.default_rng(10).integers(0, 256, (8, 180, 240, 3), np.uint8)
+    device = cp.asarray(host)
+    totals = []
+    for _ in range(23):
+        restore(host)
+        restore(device)
+        cp.cuda.Device().synchronize()
+        totals.append(pool.total_bytes())
+    assert len(set(totals[3:])) == 1, totals  # after warming up: 20 calls, flat
+
+
+def test_misaligned_view_with_circular_border(cp):
+    stack = np.random.default_rng(11).random((3, 31, 45)).astype(np.float32)
+    view = cp.asarray(stack)[1]
+    assert view.data.ptr % 16 != 0  # what cuFFT rejects (CuPy issue #9229)
+    got = gpudeconv.wiener(view, KERNEL, border="circular", backend="cupy")
+    expected = gpudeconv.wiener(stack[1], KERNEL, border="circular", backend="numpy")
+    np.testing.assert_allclose(got.get(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", ">u2"])
+def test_big_endian_host_input(cp, dtype):
+    native = (np.random.default_rng(12).random((2, 40, 36)) * 1000).astype(dtype[1:])
+    got = gpudeconv.wiener(native.astype(dtype), KERNEL, backend="cupy")
+    expected = gpudeconv.wiener(native, KERNEL, backend="numpy")
+    assert got.dtype == expected.dtype and got.dtype.isnative
+    if expected.dtype == np.float64:
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1.0)
+
+
+def test_two_gpus(cp):
+    if cp.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs two GPUs")
+    host = np.random.default_rng(13).integers(0, 256, (4, 64, 80), np.uint8)
+    expected = gpudeconv.wiener(host, KERNEL, backend="numpy")
+    with cp.cuda.Device(1):
+        on_second = cp.asarray(host)
+    out = gpudeconv.wiener(on_second, KERNEL, backend="cupy")
+    assert out.device.id == 1
+    assert_within_one_level(out, expected)
+    with pytest.raises(ValueError, match="device=0"):
+        gpudeconv.wiener(on_second, KERNEL, backend="cupy", device=0)
+    assert_within_one_level(gpudeconv.wiener(host, KERNEL, backend="cupy", device=1), expected)
