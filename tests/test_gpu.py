@@ -96,12 +96,13 @@ def test_out_of_memory_halves_and_retries(cp):
     kernel = gpudeconv.psf.motion(15, 45)
     expected = gpudeconv.wiener(frames, kernel, backend="numpy")
     pool = cp.get_default_memory_pool()
-    pool.free_all_blocks()
+    # Staging buffers kept by earlier calls' lanes count against the limit.
+    gpudeconv.engine.dispatch.resolve_backend("cupy").release_memory()
     limit = pool.get_limit()
     try:
-        # A real allocation failure past 24 MiB: 48 frames need about 64 MiB,
-        # one frame about 1.5 MiB.
-        pool.set_limit(size=24 * 2**20)
+        # A real allocation failure past 16 MiB: chunks of 12 frames need
+        # about 24 MiB, one frame about 2 MiB.
+        pool.set_limit(size=16 * 2**20)
         restore = gpudeconv.Wiener(kernel, backend="cupy", max_memory=2**34)
         got = restore(frames)
     finally:
@@ -117,7 +118,7 @@ def test_streamed_equals_upload_compute_download(cp):
     restore = gpudeconv.Wiener(gpudeconv.psf.motion(31, 60), channel_axis=-1, backend="cupy")
     serial = restore(cp.asarray(frames)).get()
     for _ in range(3):
-        np.testing.assert_array_equal(restore(frames), serial)
+        assert_within_one_level(restore(frames), serial)  # other chunks: not bitwise
 
 
 def test_device_option(cp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,6 +21,7 @@ def to_host(a) -> np.ndarray:
 
 _COPY_THREADS = max(1, min(8, (os.cpu_count() or 1) // 2))
 _copy_pool: ThreadPoolExecutor | None = None
+_copy_pool_lock = threading.Lock()
 
 
 def parallel_copy(dst: np.ndarray, src: np.ndarray, threads: int | None = None) -> None:
@@ -38,8 +40,9 @@ def parallel_copy(dst: np.ndarray, src: np.ndarray, threads: int | None = None) 
     if axis is None:
         np.copyto(dst, src)
         return
-    if _copy_pool is None:
-        _copy_pool = ThreadPoolExecutor(8, thread_name_prefix="gpudeconv-copy")
+    with _copy_pool_lock:  # callers may be many threads
+        if _copy_pool is None:
+            _copy_pool = ThreadPoolExecutor(8, thread_name_prefix="gpudeconv-copy")
     bounds = np.linspace(0, dst.shape[axis], threads + 1).astype(int)
     parts = [
         (slice(None),) * axis + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)

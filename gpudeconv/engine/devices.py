@@ -18,7 +18,6 @@ the exact orchestration code the CuPy backend runs.
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 from collections import deque
 
@@ -181,9 +180,6 @@ class SimulatedBackend(Backend):
     @property
     def key(self) -> tuple:
         return (self.name, id(self))
-
-    def context(self):
-        return contextlib.nullcontext()
 
     def run(self, job: Job):
         return run_streamed(self, self.lanes, job)
