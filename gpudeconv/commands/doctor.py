@@ -162,6 +162,11 @@ def advice(report: dict) -> list[str]:
             fixes.append(f"CuPy is installed but fails; reinstall it: {install} --force-reinstall")
     elif not wheels and install:
         fixes.append(f"an NVIDIA driver is present but CuPy is not: {install}")
+    elif wheels and not report["driver_number"]:
+        fixes.append(
+            "CuPy is installed but no NVIDIA driver answers: install the driver for your GPU "
+            "(without one, gpudeconv runs on the CPU)"
+        )
     if report["backend_env"] and report["auto_backend"] == "numpy" and report["gpu_usable"]:
         fixes.append(f"GPUDECONV_BACKEND={report['backend_env']} keeps 'auto' on the CPU")
     return fixes

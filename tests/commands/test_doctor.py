@@ -80,6 +80,8 @@ def test_advice():
         report(driver_number=12040, cupy_wheels=["cupy-cuda12x 14.0.1"], gpu_error="DLL")
     )
     assert "--force-reinstall" in fix
+    (fix,) = doctor.advice(report(cupy_wheels=["cupy-cuda12x 14.0.1"]))
+    assert "no NVIDIA driver answers" in fix
     (fix,) = doctor.advice(report(cpu_error="ImportError: scipy"))
     assert "CPU path fails" in fix
     (fix,) = doctor.advice(report(backend_env="numpy", gpu_usable=True))
