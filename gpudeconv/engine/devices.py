@@ -18,6 +18,7 @@ the exact orchestration code the CuPy backend runs.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import deque
 
@@ -40,24 +41,28 @@ class SimStream:
         self.ops: deque = deque()
 
     def enqueue(self, op) -> None:
-        if self.immediate:
-            op()
-        else:
-            self.ops.append(op)
+        with self.device.lock:
+            if self.immediate:
+                op()
+            else:
+                self.ops.append(op)
 
     def step(self) -> None:
-        self.ops.popleft()()
+        with self.device.lock:
+            self.ops.popleft()()
 
     def synchronize(self) -> None:
-        while self.ops:
-            self.step()
+        with self.device.lock:
+            while self.ops:
+                self.step()
 
     def wait_event(self, event: SimEvent) -> None:
         # As cudaStreamWaitEvent: wait for the event's most recent record, as
         # of now (a later record does not count).
-        target = event.recorded
-        self.enqueue(lambda: event.wait_for(target))
-        self.device.progress()
+        with self.device.lock:
+            target = event.recorded
+            self.enqueue(lambda: event.wait_for(target))
+            self.device.progress()
 
     def __enter__(self):
         return self
@@ -69,28 +74,32 @@ class SimStream:
 class SimEvent:
     """Counts records issued and completed; waiting runs the recording stream."""
 
-    def __init__(self):
+    def __init__(self, device: SimulatedDevice):
+        self.device = device
         self.recorded = 0
         self.completed = 0
         self._streams: dict[int, SimStream] = {}
 
     def record(self, stream: SimStream) -> None:
-        self.recorded += 1
-        number = self.recorded
-        self._streams[number] = stream
-        stream.enqueue(lambda: self._complete(number))
-        stream.device.progress()
+        with self.device.lock:
+            self.recorded += 1
+            number = self.recorded
+            self._streams[number] = stream
+            stream.enqueue(lambda: self._complete(number))
+            self.device.progress()
 
     def _complete(self, number: int) -> None:
         self.completed = max(self.completed, number)
         self._streams.pop(number, None)
 
     def wait_for(self, number: int) -> None:
-        while self.completed < number:
-            self._streams[min(n for n in self._streams if n <= number)].step()
+        with self.device.lock:
+            while self.completed < number:
+                self._streams[min(n for n in self._streams if n <= number)].step()
 
     def synchronize(self) -> None:
-        self.wait_for(self.recorded)
+        with self.device.lock:
+            self.wait_for(self.recorded)
 
 
 class SimulatedDevice:
@@ -116,49 +125,58 @@ class SimulatedDevice:
         self.copy_streams: list[SimStream] = []
         self.caller = SimStream(self, immediate=True)
         self.uploads = 0
+        # One lock for all simulated state: host threads may share the device
+        # (each call on its own lane), as they share a GPU.
+        self.lock = threading.RLock()
 
     def stream(self, kind: str) -> SimStream:
         stream = SimStream(self, immediate=kind == "compute")
         if not stream.immediate:
-            self.copy_streams.append(stream)
+            with self.lock:
+                self.copy_streams.append(stream)
         return stream
 
     def event(self) -> SimEvent:
-        return SimEvent()
+        return SimEvent(self)
 
     def current_stream(self) -> SimStream:
         return self.caller
 
     def empty(self, nbytes: int) -> np.ndarray:
-        if self.memory is not None and self.allocated + nbytes > self.memory:
-            raise MemoryError(f"simulated device: {nbytes} bytes do not fit")
-        self.allocated += nbytes
+        with self.lock:
+            if self.memory is not None and self.allocated + nbytes > self.memory:
+                raise MemoryError(f"simulated device: {nbytes} bytes do not fit")
+            self.allocated += nbytes
         buffer = np.full(nbytes, _GARBAGE, np.uint8)
         # The memory is given back when the buffer is garbage collected.
         weakref.finalize(buffer, self._free, nbytes)
         return buffer
 
     def _free(self, nbytes: int) -> None:
-        self.allocated -= nbytes
+        with self.lock:
+            self.allocated -= nbytes
 
     def pinned(self, nbytes: int) -> np.ndarray:
         return np.full(nbytes, _GARBAGE, np.uint8)
 
     def upload(self, dst, src, stream: SimStream) -> None:
-        self.uploads += 1
-        stream.enqueue(lambda: np.copyto(dst, src))
-        self.progress()
+        with self.lock:
+            self.uploads += 1
+            stream.enqueue(lambda: np.copyto(dst, src))
+            self.progress()
 
     def download(self, dst, src, stream: SimStream) -> None:
-        stream.enqueue(lambda: np.copyto(dst, src))
-        self.progress()
+        with self.lock:
+            stream.enqueue(lambda: np.copyto(dst, src))
+            self.progress()
 
     def progress(self) -> None:
         """Let some queued operations run, in an order the seed decides."""
-        for i in self.rng.permutation(len(self.copy_streams)):
-            stream = self.copy_streams[i]
-            if stream.ops and self.rng.random() < self.progress_rate:
-                stream.step()
+        with self.lock:
+            for i in self.rng.permutation(len(self.copy_streams)):
+                stream = self.copy_streams[i]
+                if stream.ops and self.rng.random() < self.progress_rate:
+                    stream.step()
 
     @property
     def idle(self) -> bool:

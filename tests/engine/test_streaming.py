@@ -2,7 +2,6 @@
 device whose copies finish late and out of order: every CI run exercises the
 ordering, draining, retry and error paths the GPU runs."""
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -167,19 +166,26 @@ def test_threads_sharing_a_backend_get_their_own_lanes():
     filt = gpudeconv.Wiener(KERNEL, snr="auto", channel_axis=1, max_memory=40_000)
     images = [frames((n, 3, 24, 20), seed=n) for n in (8, 3, 5, 8)]
     expected = [gpudeconv.wiener(im, KERNEL, snr="auto", channel_axis=1) for im in images]
-    lock = threading.Lock()
+    for _ in range(3):
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda image: filt.run_on(backend, image), images))
+        for (got, call), want, image in zip(results, expected, images, strict=True):
+            np.testing.assert_array_equal(got, want)
+            assert call.results["snr"].shape == image.shape[:2]
+    assert backend.sim.idle and 1 <= len(backend.lanes._free) <= 4
 
-    def work(i):
-        # The simulated device is plain Python state: one thread at a time
-        # inside it, but calls interleave between chunks.
-        with lock:
-            return filt.run_on(backend, images[i])
 
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(work, range(4)))
-    for (got, call), want, image in zip(results, expected, images, strict=True):
-        np.testing.assert_array_equal(got, want)
-        assert call.results["snr"].shape == image.shape[:2]
+def test_a_failing_call_leaves_its_lane_drained_for_the_next():
+    image = np.random.default_rng(9).random((6, 24, 20)).astype(np.float32)
+    image[4, 3, 3] = np.nan  # the fifth chunk fails: ValueError naming NaN
+    backend = SimulatedBackend(SimulatedDevice(9, progress=0.1))
+    filt = gpudeconv.Wiener(KERNEL, max_memory=12_000)
+    with pytest.raises(ValueError, match="NaN"):
+        filt.run_on(backend, image)
+    assert backend.sim.idle and len(backend.lanes._free) == 1
+    image[4, 3, 3] = 0.5
+    got, _ = filt.run_on(backend, image)
+    np.testing.assert_array_equal(got, gpudeconv.wiener(image, KERNEL, backend="numpy"))
 
 
 def test_simulated_copies_complete_late():
