@@ -162,16 +162,16 @@ STREAMED = {
 def test_streamed_many_chunks_match_device_resident(cp, method):
     """Many uneven chunks in flight on three streams (plans of two batch
     counts, buffers reused) give the device-resident result, every time."""
-    host = np.random.default_rng(8).integers(0, 256, (16, 120, 160, 3), np.uint8)
+    host = np.random.default_rng(8).integers(0, 256, (17, 120, 160, 3), np.uint8)
     make = STREAMED[method]
     expected = make(channel_axis=-1, backend="cupy")(cp.asarray(host))
     streamed = make(channel_axis=-1, backend="cupy")
     backend = gpudeconv.engine.dispatch.resolve_backend("cupy")
     per_frame = streamed.plan(backend, (120, 160), np.float32).bytes_per_frame
-    streamed.max_memory = 5 * per_frame  # chunks of 5 planes: 10 chunks, the last of 3
+    streamed.max_memory = 6 * per_frame  # 8 chunks of 2 frames (6 planes), then one of 3
     for _ in range(5):
         got = streamed(host)
-        assert streamed.last_run.max_frames <= 5
+        assert streamed.last_run.max_frames == 6
         assert_within_one_level(got, expected)
 
 
