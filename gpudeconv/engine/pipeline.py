@@ -110,6 +110,7 @@ class FourierFilter:
     def __call__(self, image):
         image = _frames.as_image(image)
         layout = _frames.Layout.of(image, self.channel_axis)
+        _frames.check_psf_fits(layout, image.shape, self.psf.shape)
         backend = resolve_backend(self.backend, image, device=self.device)
         work, out_dtype = _frames.dtypes(image.dtype, self.precision)
         frames = layout.frames(image)
