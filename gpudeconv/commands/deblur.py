@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..engine.dispatch import resolve_backend
 from ..media import folders as files
 from . import options
 
@@ -42,10 +41,11 @@ def register(sub, parents) -> None:
 
 
 def run(args) -> int:
-    resolve_backend(args.backend)  # a missing GPU is one clear error, before any work
+    options.check_backend(args)
     options.restorer(args, None)  # so are options that do not go together
     report = files.Report()
-    if files.is_single(args.inputs, args.output):
+    single = files.is_single(args.inputs, args.output)
+    if single:
         pairs, skip_existing = [single_pair(args)], False
     else:
         pairs, skip_existing = folder_pairs(args, report), not args.overwrite
@@ -62,7 +62,7 @@ def run(args) -> int:
             skip_existing=skip_existing,
             report=report,
             on_error=on_error,
-            progress=not args.quiet,
+            progress=not args.quiet and sys.stderr.isatty(),
         )
     else:
         try:
@@ -74,11 +74,11 @@ def run(args) -> int:
                 skip_existing=skip_existing,
                 report=report,
                 on_error=on_error,
-                progress=not args.quiet,
+                progress=not args.quiet and sys.stderr.isatty(),
             )
         finally:
             client.close()
-    if not args.quiet:
+    if not args.quiet and not (single and report.failed):  # one file: its error says it all
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
 
@@ -104,9 +104,7 @@ def folder_pairs(args, report: files.Report) -> list[tuple[Path, Path]]:
             f"-o {args.output} names a file, but several inputs, a folder or a glob need an "
             "output folder (e.g. -o restored/)"
         )
-    inputs = files.expand_inputs(
-        args.inputs, report, recursive=args.recursive, exclude=output
-    )
+    inputs = files.expand_inputs(args.inputs, report, recursive=args.recursive, exclude=output)
     for path, reason in report.failed:
         options.error("deblur", f"{path}: {reason}")
     if not inputs:

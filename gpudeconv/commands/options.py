@@ -18,6 +18,21 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_backend(args) -> None:
+    """A missing GPU as one clear error naming the command-line option, before
+    any work."""
+    from ..engine.dispatch import resolve_backend
+
+    try:
+        resolve_backend(args.backend)
+    except RuntimeError:
+        raise RuntimeError(
+            f"--backend {args.backend} needs a GPU, but CuPy is not usable here (not installed, "
+            "or no CUDA device or driver): install gpudeconv[cuda12] or gpudeconv[cuda13] on a "
+            "machine with an NVIDIA GPU, or use --backend numpy"
+        ) from None
+
+
 def psf(text: str):
     try:
         return from_spec(text)
@@ -92,8 +107,7 @@ def restore_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--reg",
         choices=("laplacian",),
-        help="regulariser: laplacian (scikit-image's wiener); default: none "
-        "(--method wiener only)",
+        help="regulariser: laplacian (scikit-image's wiener); default: none (--method wiener only)",
     )
     group.add_argument(
         "--border",

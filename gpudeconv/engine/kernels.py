@@ -22,7 +22,7 @@ def check_side(side: float, what: str) -> None:
     """A ValueError, before any allocation, for a kernel side over MAX_SIDE."""
     if side > MAX_SIDE:
         raise ValueError(
-            f"{what} gives a {side:.6g}-pixel kernel side; the largest PSF is "
+            f"{what} gives a kernel side of {side:.6g} pixels; the largest PSF is "
             f"{MAX_SIDE} pixels a side"
         )
 

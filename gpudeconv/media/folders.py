@@ -57,7 +57,7 @@ class Report:
         if self.skipped:
             parts.append(f"skipped {self.skipped} (output exists; --overwrite replaces)")
         if self.not_images:
-            parts.append(f"{self.not_images} file(s) not images, left alone")
+            parts.append(f"{self.not_images} file(s) left alone (not images, or hidden)")
         if self.subfolders:
             parts.append(f"{self.subfolders} subfolder(s) not searched (--recursive does)")
         parts.append(f"failed {len(self.failed)}")
@@ -211,10 +211,11 @@ def restore_files(
         batch = np.stack([m[2] for m in members])
         try:
             restored = restorers[axis](batch)
-        except MemoryError as exc:
+        except (MemoryError, ValueError) as exc:  # e.g. images smaller than the PSF
+            reason = f"out of memory: {exc}" if isinstance(exc, MemoryError) else str(exc)
             for source, *_ in members:
-                report.failed.append((str(source), f"out of memory: {exc}"))
-                on_error(str(source), f"out of memory: {exc}")
+                report.failed.append((str(source), reason))
+                on_error(str(source), reason)
             return
         for (source, target, _, alpha, metadata), frame in zip(members, restored, strict=True):
             try:

@@ -19,6 +19,21 @@ import numpy as np
 __all__ = ["Metadata", "read_metadata", "orient", "encode_with_metadata", "add_png_chunks"]
 
 ORIENTATION = 0x0112  # the EXIF tag
+#: The IFD0 tags kept: what describes the photo, not how its pixels are laid
+#: out (a TIFF's IFD0 holds both; the writer sets the layout tags itself).
+DESCRIPTIVE = (
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    0x011A,  # XResolution
+    0x011B,  # YResolution
+    0x0128,  # ResolutionUnit
+    0x0131,  # Software
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x8298,  # Copyright
+)
+SUB_IFDS = (0x8769, 0x8825)  # the Exif and GPS sub-IFDs
 
 #: Pillow's format name for each extension that can hold an ICC profile and EXIF.
 FORMATS = {
@@ -69,14 +84,21 @@ def read_metadata(path) -> Metadata:
             with Image.open(path) as im:
                 icc = im.info.get("icc_profile") or None
                 exif = im.getexif()
+                orientation = int(exif.get(ORIENTATION, 1) or 1)
+                kept = Image.Exif()
+                for tag in DESCRIPTIVE:
+                    if tag in exif:
+                        kept[tag] = exif[tag]
+                for tag in SUB_IFDS:
+                    if tag in exif and exif.get_ifd(tag):
+                        kept[tag] = dict(exif.get_ifd(tag))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return Metadata()
-    orientation = int(exif.get(ORIENTATION, 1) or 1)
     if orientation not in range(1, 9):
         orientation = 1
-    if ORIENTATION in exif:
-        exif[ORIENTATION] = 1
-    return Metadata(orientation, icc, exif.tobytes() if len(exif) else None)
+    if len(kept):
+        kept[ORIENTATION] = 1  # the pixels written are upright
+    return Metadata(orientation, icc, kept.tobytes() if len(kept) else None)
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -136,10 +158,12 @@ def encode_with_metadata(image: np.ndarray, suffix: str, metadata: Metadata) -> 
         extra["icc_profile"] = metadata.icc_profile
     if metadata.exif:
         extra["exif"] = metadata.exif
-    if fmt in ("JPEG", "WEBP"):
-        extra["quality"] = 95  # OpenCV's default for JPEG
-    if fmt == "TIFF":
-        extra["compression"] = "tiff_lzw"
+    if fmt == "JPEG":
+        extra["quality"] = 95  # OpenCV's defaults: JPEG at 95, WebP lossless
+    if fmt == "WEBP":
+        extra["lossless"] = True
+    # TIFF: Pillow's own writer, uncompressed: through libtiff (compressed)
+    # the EXIF sub-IFD cannot be written.
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, **extra)
     return buffer.getvalue()
