@@ -122,8 +122,8 @@ def check_psf_fits(layout: Layout, shape: tuple, psf_shape: tuple) -> None:
             f"{sizes[1]} PSF; pass channel_axis=-1"
         )
     raise ValueError(
-        f"image frames of {sizes[0]} (shape {tuple(shape)}) are smaller than the "
-        f"{sizes[1]} PSF; a PSF larger than the image cannot be undone"
+        f"the {sizes[1]} PSF is larger than the frame ({sizes[0]}; image shape "
+        f"{tuple(shape)}): a blur wider than the image cannot be undone"
     )
 
 

@@ -248,7 +248,10 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, blurred, options, messag
         (["missing.png", "-o", "x.png", "--psf", KERNEL], "no such file"),
         (["broken.png", "-o", "x.png", "--psf", KERNEL], "cannot read"),
         (["a.png", "b.png", "-o", "a.png/sub", "--psf", KERNEL], "output folder"),
-        (["tiny.png", "-o", "x.png", "--psf", "motion:31:0"], "smaller than the 31x31 PSF"),
+        (
+            ["tiny.png", "-o", "x.png", "--psf", "motion:31:0"],
+            "the 31x31 PSF is larger than the frame (20x20",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_nonzero(tmp_path, blurred, args, message):
