@@ -64,7 +64,7 @@ def motion(length, angle, size=None, *, method: str = "opencv") -> np.ndarray:
         Side of the square kernel. Defaults to ``length`` (``"opencv"``) or to
         MATLAB's own size (``"matlab"``); a larger size pads with zeros.
     method : {"opencv", "matlab"}
-        ``"opencv"`` is the seed thread's kernel: a ``size`` x ``size`` zero
+        ``"opencv"`` is the Stack Overflow answer's kernel: a ``size`` x ``size`` zero
         array with a centred segment of ``length`` ones on the middle row,
         rotated about the centre with ``cv2.getRotationMatrix2D`` and
         ``cv2.warpAffine`` (bilinear), normalised. ``"matlab"`` is
