@@ -41,8 +41,7 @@ def register(sub, parents) -> None:
 
 
 def run(args) -> int:
-    options.check_backend(args)
-    options.restorer(args, None)  # so are options that do not go together
+    options.restorer(args, None)  # a missing GPU or clashing options fail here, before any work
     report = files.Report()
     single = files.is_single(args.inputs, args.output)
     if single:
@@ -105,12 +104,15 @@ def folder_pairs(args, report: files.Report) -> list[tuple[Path, Path]]:
             "output folder (e.g. -o restored/)"
         )
     inputs = files.expand_inputs(args.inputs, report, recursive=args.recursive, exclude=output)
+    if not inputs:  # one line that says why
+        searched = " or ".join(args.inputs)
+        why = [f"{path}: {reason}" for path, reason in report.failed]
+        if report.not_images or report.subfolders:
+            why.append(report.summary())
+        more = f" ({'; '.join(why)})" if why else ""
+        raise FileNotFoundError(f"no images found in {searched}{more}")
     for path, reason in report.failed:
         options.error("deblur", f"{path}: {reason}")
-    if not inputs:
-        searched = " or ".join(args.inputs)
-        more = f" ({report.summary()})" if report.not_images or report.subfolders else ""
-        raise FileNotFoundError(f"no images found in {searched}{more}")
     pairs = files.plan_outputs(inputs, output)
     try:
         output.mkdir(parents=True, exist_ok=True)

@@ -202,6 +202,7 @@ def method_options(args, channel_axis) -> dict:
 def restorer(args, channel_axis):
     from ..deconvolve import make_deconvolver
 
+    check_backend(args)
     return make_deconvolver(args.psf, args.method, **method_options(args, channel_axis))
 
 

@@ -166,6 +166,8 @@ def test_no_images_is_an_error(tmp_path):
     assert result.returncode == 1
     assert "no images found in" in one_line(result) and "left alone" in result.stderr
     assert not (tmp_path / "out").exists()
+    nothing = run("deblur", tmp_path / "docs" / "*.png", "-o", tmp_path / "out", "--psf", KERNEL)
+    assert nothing.returncode == 1 and "no file matches this pattern" in one_line(nothing)
 
 
 def test_several_inputs_need_an_output_folder(tmp_path, blurred):
