@@ -83,7 +83,7 @@ def read_metadata(path) -> Metadata:
             warnings.simplefilter("ignore")  # DecompressionBombWarning: pixels are not decoded
             with Image.open(path) as im:
                 icc = im.info.get("icc_profile") or None
-                exif = im.getexif()
+                exif = _exif(im)
                 orientation = int(exif.get(ORIENTATION, 1) or 1)
                 kept = Image.Exif()
                 for tag in DESCRIPTIVE:
@@ -99,6 +99,20 @@ def read_metadata(path) -> Metadata:
     if len(kept):
         kept[ORIENTATION] = 1  # the pixels written are upright
     return Metadata(orientation, icc, kept.tobytes() if len(kept) else None)
+
+
+def _exif(im):
+    """``im``'s EXIF without decoding its pixels: Pillow's ``getexif`` decodes
+    a whole PNG to look for an eXIf chunk after the pixels (as slow as reading
+    the image again); one before them (where writers put it) is already read."""
+    if im.format != "PNG":
+        return im.getexif()
+    from PIL import Image
+
+    exif = Image.Exif()
+    if im.info.get("exif"):
+        exif.load(im.info["exif"])
+    return exif
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:
