@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -17,28 +19,38 @@ from .metadata import Metadata, add_png_chunks, encode_with_metadata, orient, re
 __all__ = ["read_image", "read_photo", "write_image", "partial_file", "Metadata"]
 
 
+_quiet = {"depth": 0, "saved": None}  # fd 2 as it was, while any thread is quiet
+_quiet_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def quiet_codecs():
     """Silence what the codec libraries print on the process's stderr while
     the block runs (libpng's "iCCP: known incorrect sRGB profile", libtiff's
     unknown tags: once per file, and no log level reaches them). Failures
-    still raise. The decoders run in the calling thread, so the window is one
-    file's decode or encode."""
-    import sys
-
+    still raise. Threads share fd 2: the first to enter redirects it, the
+    last to leave restores it."""
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 2)
+                os.close(null)
+            except (OSError, ValueError):  # no usable fd 2 (embedded interpreters)
+                saved = None
+            _quiet["saved"] = saved
+        _quiet["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters)
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] is not None:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                _quiet["saved"] = None
 
 
 def read_image(path) -> np.ndarray:

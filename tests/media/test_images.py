@@ -174,3 +174,21 @@ def test_pillow_reads_what_we_wrote_for_16_bit_colour(tmp_path):
         im.load()
         assert im.size == (6, 4) and im.getexif()[MAKE] == "PhoneCo"
     assert io.BytesIO((tmp_path / "a.png").read_bytes()).read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quiet_codecs_from_many_threads_gives_stderr_back(tmp_path):
+    # Threads enter and leave in any order; afterwards fd 2 must be the
+    # original stderr again.
+    code = (
+        "import os, sys, threading\n"
+        "from gpudeconv.media.images import read_image\n"
+        "ts = [threading.Thread(target=lambda: [read_image(sys.argv[1]) for _ in range(20)])"
+        " for _ in range(4)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "os.write(2, b'still here')\n"
+    )
+    noisy_png(tmp_path / "a.png")
+    result = subprocess.run(
+        [sys.executable, "-c", code, tmp_path / "a.png"], capture_output=True, cwd=ROOT
+    )
+    assert result.returncode == 0 and result.stderr == b"still here"
