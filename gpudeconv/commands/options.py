@@ -26,8 +26,9 @@ def check_backend(args) -> None:
     try:
         resolve_backend(args.backend)
     except RuntimeError:
+        asked = "$GPUDECONV_BACKEND=cupy" if args.backend == "auto" else "--backend cupy"
         raise RuntimeError(
-            f"--backend {args.backend} needs a GPU, but CuPy is not usable here (not installed, "
+            f"{asked} needs a GPU, but CuPy is not usable here (not installed, "
             "or no CUDA device or driver): install gpudeconv[cuda12] or gpudeconv[cuda13] on a "
             "machine with an NVIDIA GPU, or use --backend numpy"
         ) from None
@@ -66,7 +67,7 @@ def non_negative_int(text: str) -> int:
 #: The defaults of the options that apply to some methods only. The parser's
 #: defaults are None, so that an option the user gave can be told from one left
 #: out (and refused where it does not apply).
-SNR_DEFAULT = 100.0
+SNR_DEFAULT = 100  # a number, or "auto"
 ITERATIONS_DEFAULT = 30
 BORDER_DEFAULT = "reflect"
 #: The borders each method takes (the library refuses the others).
@@ -95,7 +96,7 @@ def restore_options() -> argparse.ArgumentParser:
         "--snr",
         type=snr,
         help="Wiener's signal-to-noise ratio, eps = 1/snr, or 'auto' to choose it per frame "
-        f"from the estimated noise (default: {SNR_DEFAULT:g}; --method wiener only)",
+        f"from the estimated noise (default: {SNR_DEFAULT}; --method wiener only)",
     )
     group.add_argument(
         "--iterations",
