@@ -179,7 +179,10 @@ def encode_with_metadata(image: np.ndarray, suffix: str, metadata: Metadata) -> 
     # TIFF: Pillow's own writer, uncompressed: through libtiff (compressed)
     # the EXIF sub-IFD cannot be written.
     buffer = io.BytesIO()
-    picture.save(buffer, format=fmt, **extra)
+    try:
+        picture.save(buffer, format=fmt, **extra)
+    except (ValueError, OSError):  # e.g. EXIF over JPEG's 64 KiB: the pixels matter more
+        return None
     return buffer.getvalue()
 
 

@@ -192,3 +192,11 @@ def test_quiet_codecs_from_many_threads_gives_stderr_back(tmp_path):
         [sys.executable, "-c", code, tmp_path / "a.png"], capture_output=True, cwd=ROOT
     )
     assert result.returncode == 0 and result.stderr == b"still here"
+
+
+def test_metadata_a_format_cannot_hold_does_not_cost_the_picture(tmp_path, rgb):
+    # JPEG holds at most 64 KiB of EXIF: the image is written without it.
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 70_000  # ImageDescription
+    write_image(tmp_path / "a.jpg", rgb[..., ::-1], Metadata(exif=exif.tobytes()))
+    assert read_image(tmp_path / "a.jpg").shape == rgb.shape
