@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .engine.kernels import normalize
+from .engine.kernels import check_side, normalize
 
 __all__ = ["motion", "gaussian", "disk", "normalize", "from_spec"]
 
@@ -38,6 +38,7 @@ def _size(size, default: int, argname: str = "size") -> int:
         raise TypeError(f"{argname} must be an integer, got {size!r}")
     if size < 1:
         raise ValueError(f"{argname} must be >= 1, got {size}")
+    check_side(size, f"{argname}={size}")
     return int(size)
 
 
@@ -63,7 +64,7 @@ def motion(length, angle, size=None, *, method: str = "opencv") -> np.ndarray:
         Side of the square kernel. Defaults to ``length`` (``"opencv"``) or to
         MATLAB's own size (``"matlab"``); a larger size pads with zeros.
     method : {"opencv", "matlab"}
-        ``"opencv"`` is the seed thread's kernel: a ``size`` x ``size`` zero
+        ``"opencv"`` is the Stack Overflow answer's kernel: a ``size`` x ``size`` zero
         array with a centred segment of ``length`` ones on the middle row,
         rotated about the centre with ``cv2.getRotationMatrix2D`` and
         ``cv2.warpAffine`` (bilinear), normalised. ``"matlab"`` is
@@ -86,6 +87,7 @@ def motion(length, angle, size=None, *, method: str = "opencv") -> np.ndarray:
     length = _positive(length, "length")
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length!r}")
+    check_side(length, f"length={length:g}")
     if isinstance(angle, bool) or not isinstance(angle, numbers.Real):
         raise TypeError(f"angle must be a real number, got {angle!r}")
     if not math.isfinite(angle):
@@ -167,6 +169,7 @@ def gaussian(sigma, size=None) -> np.ndarray:
     if len(sigmas) != 2:
         raise ValueError(f"sigma must be one number or two, got {sigma!r}")
     s_row, s_col = (_positive(s, "sigma") for s in sigmas)
+    check_side(6 * max(s_row, s_col) + 1, f"sigma={sigma!r}")
     size = _size(size, 2 * math.ceil(3 * max(s_row, s_col)) + 1)
     r = np.arange(size) - size // 2
     kernel = np.exp(-0.5 * (r[:, None] / s_row) ** 2 - 0.5 * (r[None, :] / s_col) ** 2)
@@ -186,6 +189,7 @@ def disk(radius, *, oversample: int = 16) -> np.ndarray:
         Sums to 1.
     """
     radius = _positive(radius, "radius")
+    check_side(2 * math.ceil(radius) + 1, f"radius={radius:g}")
     half = math.ceil(radius)
     size = 2 * half + 1
     sub = (np.arange(size * oversample) + 0.5) / oversample - 0.5 - half
@@ -205,7 +209,8 @@ def from_spec(spec: str) -> np.ndarray:
 
     ``motion:LENGTH:ANGLE`` (append ``:matlab`` for MATLAB's kernel),
     ``gaussian:SIGMA``, ``disk:RADIUS``, or a path to a ``.npy`` file or an
-    image file holding the PSF (colour images are averaged to grey). The
+    image file holding the PSF (colour images are averaged to grey; a picture
+    written by ``gpudeconv psf`` is shrunk back by the scale it records). The
     result is normalised to sum 1.
 
     Examples
@@ -248,9 +253,7 @@ def from_spec(spec: str) -> np.ndarray:
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot read PSF file {path}: {exc}") from None
     else:
-        from .media.images import read_image
+        from .media.images import read_psf_picture
 
-        kernel = read_image(path)
-        if kernel.ndim == 3:
-            kernel = kernel[..., :3].mean(axis=-1)
+        kernel = read_psf_picture(path)
     return normalize(kernel, argname=f"PSF from {path.name}")

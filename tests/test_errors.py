@@ -105,3 +105,43 @@ def test_bad_environment_backend(monkeypatch):
     monkeypatch.setenv("GPUDECONV_BACKEND", "opencl")
     with pytest.raises(ValueError, match="GPUDECONV_BACKEND"):
         gpudeconv.wiener(GOOD, PSF)
+
+
+@pytest.mark.parametrize("method", ["wiener", "richardson_lucy", "sparse"])
+def test_a_colour_photo_without_channel_axis_is_refused_with_the_fix(astronaut, method):
+    k = gpudeconv.psf.motion(15, 30)
+    photo = gpudeconv.blur(astronaut, k, channel_axis=-1)
+    with pytest.raises(ValueError, match=r"channel_axis=-1"):
+        gpudeconv.deconvolve(photo, k, method=method, backend="numpy")
+    with pytest.raises(ValueError, match=r"channel_axis=-1"):
+        gpudeconv.deconvolve(np.dstack([photo, photo[..., :1]]), k, method=method)
+    restored = gpudeconv.deconvolve(photo, k, method=method, channel_axis=-1, backend="numpy")
+    assert restored.shape == photo.shape
+
+
+def test_stacks_of_frames_wider_than_the_psf_are_fine():
+    # (3 frames of 16x16): the last axis is not a colour axis here.
+    stack = np.random.default_rng(0).random((3, 16, 16))
+    assert wiener(stack, PSF).shape == stack.shape
+    # (16, 16, 3) with a 3x3 PSF: frames of 16x3 fit the PSF, so nothing is refused.
+    assert wiener(stack.transpose(1, 2, 0), PSF).shape == (16, 16, 3)
+
+
+def test_a_psf_larger_than_the_image_is_one_clear_error():
+    with pytest.raises(ValueError, match=r"the 31x31 PSF is larger than the frame \(16x16"):
+        wiener(GOOD, gpudeconv.psf.motion(31, 0))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: gpudeconv.psf.disk(1e6), "radius=1e\\+06"),
+        (lambda: gpudeconv.psf.motion(1e9, 0), "length=1e\\+09"),
+        (lambda: gpudeconv.psf.motion(9, 0, size=10**6), "size=1000000"),
+        (lambda: gpudeconv.psf.gaussian(1e5), "sigma=100000"),
+        (lambda: gpudeconv.psf.gaussian(float("1e308")), "sigma"),
+    ],
+)
+def test_absurd_psf_sizes_are_refused_before_allocating(make, match):
+    with pytest.raises(ValueError, match=match + ".*largest PSF is 4096 pixels"):
+        make()

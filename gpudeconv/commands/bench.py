@@ -4,7 +4,7 @@ RGB uint8 frames (the built-in photo tiled to size), motion PSF 31 px at 60
 degrees, snr 100, default border. For every available backend, size and batch
 size: host to host (NumPy in, NumPy out) and, on the GPU, device-resident
 (CuPy in, CuPy out, synchronised inside the timing). Baselines measured in the
-same run, one frame at a time: the seed thread's final code on the CPU and its
+same run, one frame at a time: the Stack Overflow answer's final code on the CPU and its
 straightforward CuPy port on the GPU.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,11 @@ from ..methods.wiener import Wiener
 from . import options
 
 SIZES = {"512": (512, 512), "1080p": (1080, 1920), "4k": (2160, 3840)}
+#: How much slower per frame the Stack Overflow answer's code is than
+#: gpudeconv on the CPU (README's CPU table: 27x); for the time estimate only.
+BASELINE_SLOWDOWN = 27
+#: Runs estimated to take longer than this (seconds) say so before starting.
+LONG_RUN = 60
 
 
 def frames(size: str, batch: int) -> np.ndarray:
@@ -232,11 +238,11 @@ def register(sub, parents) -> None:
     bench = sub.add_parser(
         "bench",
         parents=parents[-1:],
-        help="frames per second on each backend, with the seed thread's code as baseline",
+        help="frames per second on each backend, with the Stack Overflow answer's code as baseline",
         description="Restore RGB uint8 frames (motion 31 px at 60 degrees, snr 100) on each "
         "available backend, host to host and (GPU) device-resident, at several sizes and "
-        "batch sizes; the seed thread's code (CPU) and its CuPy port (GPU) are measured in "
-        "the same run.",
+        "batch sizes; the Stack Overflow answer's code (CPU) and its CuPy port (GPU) are "
+        "measured in the same run.",
     )
     bench.add_argument(
         "--sizes",
@@ -265,19 +271,67 @@ def register(sub, parents) -> None:
     bench.add_argument(
         "--quick", action="store_true", help="512 and 1080p, batches 1 and 8, best of 2"
     )
-    bench.add_argument("--no-baselines", action="store_true", help="skip the seed baselines")
+    bench.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the baselines (the Stack Overflow answer's code)",
+    )
     bench.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
     bench.add_argument("--plot", metavar="FILE", help="draw frames/s as a PNG (matplotlib)")
     bench.set_defaults(run=run)
 
 
+def gpu_skip_reason() -> str | None:
+    """Why the GPU cannot be measured here, or None when it can."""
+    if "cupy" in available_backends():
+        return None
+    try:
+        import cupy
+    except ImportError:
+        return "CuPy is not installed (pip install 'gpudeconv[cuda12]' or 'gpudeconv[cuda13]')"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError, a missing driver library...
+        return f"CuPy finds no usable CUDA device ({type(exc).__name__}: {exc})"
+    return "CuPy finds no CUDA device" if count < 1 else "CuPy is not usable"
+
+
+def estimate_seconds(sizes, batch_sizes, *, repeat: int, baselines: bool) -> float:
+    """The CPU's share of a run, from one 512x512 frame timed now and scaled
+    by pixel count (warm-ups and baselines included)."""
+    probe = frames("512", 1)
+    restore = Wiener(psfs.motion(31, 60), snr=100, channel_axis=-1, backend="numpy")
+    per_pixel = best_time(lambda: restore(probe), 1, lambda: None) / probe[0, ..., 0].size
+    total = 0.0
+    for size in sizes:
+        rows, cols = SIZES[size]
+        count = sum(batch_sizes) * (repeat + 1)
+        if baselines:
+            count += BASELINE_SLOWDOWN * (max(1, repeat // 2) + 1)
+        total += count * rows * cols * per_pixel
+    return total
+
+
 def run(args) -> int:
     backends = args.backends or available_backends()
     if "cupy" in backends and "cupy" not in available_backends():
-        raise RuntimeError("--backends cupy was asked for but no GPU is usable here")
+        raise RuntimeError(
+            f"--backends cupy was asked for but no GPU is usable here: {gpu_skip_reason()}"
+        )
+    if not args.backends and "cupy" not in backends:
+        print(f"gpudeconv bench: GPU skipped: {gpu_skip_reason()}", file=sys.stderr, flush=True)
     sizes, batches, repeat = args.sizes, args.batch_sizes, args.repeat
     if args.quick:
         sizes, batches, repeat = ["512", "1080p"], [1, 8], 2
+    if "numpy" in backends:
+        seconds = estimate_seconds(sizes, batches, repeat=repeat, baselines=not args.no_baselines)
+        if seconds > LONG_RUN:
+            print(
+                f"gpudeconv bench: the CPU part will take about {seconds / 60:.0f} min "
+                "(--quick, or fewer --sizes and --batch-sizes, for a shorter run)",
+                file=sys.stderr,
+                flush=True,
+            )
     report = run_bench(sizes, batches, backends, repeat=repeat, baselines=not args.no_baselines)
     if args.json:
         write_json(report, args.json)

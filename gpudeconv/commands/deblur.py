@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..engine.dispatch import resolve_backend
 from ..media import folders as files
 from . import options
 
@@ -19,46 +18,40 @@ def register(sub, parents) -> None:
         help="restore image files: one file, or files, folders and globs into a folder",
         description="Restore image files. One input file and an output file path: writes "
         "that file (never replacing it without --overwrite). Several inputs, folders or "
-        "globs: OUTPUT is a folder (created), file names are kept, and outputs that already "
-        "exist are skipped so that an interrupted run resumes. Any format OpenCV reads and "
-        "writes; grey, colour and colour with alpha (alpha kept untouched); 8 and 16 bit "
-        "kept. Equal-sized images are restored in batches. Files that cannot be read are "
-        "named on stderr and the rest still restored; the exit status is then 1.",
+        "globs: OUTPUT is a folder (created), file names are kept (and subfolders, with "
+        "--recursive), and outputs that already exist are skipped so that an interrupted run "
+        "resumes. An output never replaces its input. Any format OpenCV reads and writes; "
+        "grey, colour and colour with alpha (alpha kept untouched); 8 and 16 bit kept. Photos "
+        "are restored as displayed (EXIF orientation applied; --psf angles are as you see "
+        "them) and keep their ICC profile and EXIF where the format holds them. Equal-sized "
+        "images are restored in batches. Files that cannot be read are named on stderr and "
+        "the rest still restored; the exit status is then 1.",
     )
     deblur.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     deblur.add_argument(
         "-o", "--output", required=True, metavar="OUTPUT", help="output file (one input) or folder"
     )
+    deblur.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="restore the images in the folders' subfolders too, into the same structure",
+    )
     deblur.set_defaults(run=run)
 
 
 def run(args) -> int:
-    resolve_backend(args.backend)  # a missing GPU is one clear error, before any work
-    options.restorer(args, None)  # so are options that do not go together
+    options.restorer(args, None)  # a missing GPU or clashing options fail here, before any work
     report = files.Report()
-    output = Path(args.output)
-    if files.is_single(args.inputs, args.output):
-        source = Path(args.inputs[0])
-        if output.exists() and not args.overwrite:
-            raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        pairs, skip_existing = [(source, output)], False
+    single = files.is_single(args.inputs, args.output)
+    if single:
+        pairs, skip_existing = [single_pair(args)], False
     else:
-        if (
-            len(args.inputs) == 1
-            and not Path(args.inputs[0]).exists()
-            and not any(c in args.inputs[0] for c in "*?[")
-        ):
-            raise FileNotFoundError(f"no such file or folder: {args.inputs[0]}")
-        inputs = files.expand_inputs(args.inputs, report)
-        for path, reason in report.failed:
-            options.error("deblur", f"{path}: {reason}")
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OSError(f"cannot create output folder {output}: {exc.strerror or exc}") from None
-        pairs, skip_existing = files.plan_outputs(inputs, output), not args.overwrite
-    on_error = lambda path, reason: options.error("deblur", f"{path}: {reason}")  # noqa: E731
+        pairs, skip_existing = folder_pairs(args, report), not args.overwrite
+
+    def on_error(path, reason):  # the file named once per message
+        options.error("deblur", reason if path in reason else f"{path}: {reason}")
+
     client = options.client(args)
     if client is None:
         files.restore_files(
@@ -68,7 +61,7 @@ def run(args) -> int:
             skip_existing=skip_existing,
             report=report,
             on_error=on_error,
-            progress=not args.quiet,
+            progress=not args.quiet and sys.stderr.isatty(),
         )
     else:
         try:
@@ -80,10 +73,49 @@ def run(args) -> int:
                 skip_existing=skip_existing,
                 report=report,
                 on_error=on_error,
-                progress=not args.quiet,
+                progress=not args.quiet and sys.stderr.isatty(),
             )
         finally:
             client.close()
-    if not args.quiet:
+    if not args.quiet and not (single and report.failed):  # one file: its error says it all
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def single_pair(args) -> tuple[Path, Path]:
+    source, output = Path(args.inputs[0]), Path(args.output)
+    if files.same_file(source, output):
+        raise ValueError(f"the output {output} is the input itself; choose another name")
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return source, output
+
+
+def folder_pairs(args, report: files.Report) -> list[tuple[Path, Path]]:
+    """Folder mode's (input, output) pairs; refusals before anything is written."""
+    output = Path(args.output)
+    if len(args.inputs) == 1 and not Path(args.inputs[0]).exists():
+        if not any(c in args.inputs[0] for c in "*?["):
+            raise FileNotFoundError(f"no such file or folder: {args.inputs[0]}")
+    if files.looks_like_image_file(args.output):
+        raise ValueError(
+            f"-o {args.output} names a file, but several inputs, a folder or a glob need an "
+            "output folder (e.g. -o restored/)"
+        )
+    inputs = files.expand_inputs(args.inputs, report, recursive=args.recursive, exclude=output)
+    if not inputs:  # one line that says why
+        searched = " or ".join(args.inputs)
+        why = [f"{path}: {reason}" for path, reason in report.failed]
+        if report.not_images or report.subfolders:
+            why.append(report.summary())
+        more = f" ({'; '.join(why)})" if why else ""
+        raise FileNotFoundError(f"no images found in {searched}{more}")
+    for path, reason in report.failed:
+        options.error("deblur", f"{path}: {reason}")
+    pairs = files.plan_outputs(inputs, output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create output folder {output}: {exc.strerror or exc}") from None
+    return pairs

@@ -1,4 +1,4 @@
-"""``gpudeconv demo``: blur the built-in photograph with the seed thread's
+"""``gpudeconv demo``: blur the built-in photograph with the Stack Overflow answer's
 kernel, restore it, and write what happened to a folder."""
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def register(sub, parents) -> None:
     demo = sub.add_parser(
         "demo",
         parents=parents[-1:],
-        help="blur the built-in photo with the seed thread's 31-px motion kernel and restore it",
+        help="blur the built-in photo with the Stack Overflow answer's 31-px motion kernel "
+        "and restore it",
         description="Blur the built-in photograph with a motion kernel (31 px at 60 degrees), "
         "restore it, and write original/blurred/restored/side_by_side PNGs to a folder; "
         "prints the backend, the restore time and the PSNR before and after.",

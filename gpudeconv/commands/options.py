@@ -18,6 +18,22 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_backend(args) -> None:
+    """A missing GPU as one clear error naming the command-line option, before
+    any work."""
+    from ..engine.dispatch import resolve_backend
+
+    try:
+        resolve_backend(args.backend)
+    except RuntimeError:
+        asked = "$GPUDECONV_BACKEND=cupy" if args.backend == "auto" else "--backend cupy"
+        raise RuntimeError(
+            f"{asked} needs a GPU, but CuPy is not usable here (not installed, "
+            "or no CUDA device or driver): install gpudeconv[cuda12] or gpudeconv[cuda13] on a "
+            "machine with an NVIDIA GPU, or use --backend numpy"
+        ) from None
+
+
 def psf(text: str):
     try:
         return from_spec(text)
@@ -28,12 +44,13 @@ def psf(text: str):
 def snr(text: str):
     if text == "auto":
         return "auto"
+    accepted = "a positive number or the word auto (lower case)"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"snr must be a positive number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}") from None
     if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"snr must be a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
     return value
 
 
@@ -45,6 +62,20 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+#: The defaults of the options that apply to some methods only. The parser's
+#: defaults are None, so that an option the user gave can be told from one left
+#: out (and refused where it does not apply).
+SNR_DEFAULT = 100  # a number, or "auto"
+ITERATIONS_DEFAULT = 30
+BORDER_DEFAULT = "reflect"
+#: The borders each method takes (the library refuses the others).
+METHOD_BORDERS = {
+    "wiener": ("reflect", "edgetaper", "circular"),
+    "richardson_lucy": ("reflect", "circular"),
+    "sparse": ("reflect", "circular"),
+}
 
 
 def restore_options() -> argparse.ArgumentParser:
@@ -64,27 +95,25 @@ def restore_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--snr",
         type=snr,
-        default=100.0,
         help="Wiener's signal-to-noise ratio, eps = 1/snr, or 'auto' to choose it per frame "
-        "from the estimated noise (default: 100)",
+        f"from the estimated noise (default: {SNR_DEFAULT}; --method wiener only)",
     )
     group.add_argument(
         "--iterations",
         type=positive_int,
-        default=30,
         metavar="N",
-        help="Richardson-Lucy iterations (default: 30)",
+        help=f"Richardson-Lucy iterations (default: {ITERATIONS_DEFAULT}; "
+        "--method richardson_lucy only)",
     )
     group.add_argument(
         "--reg",
         choices=("laplacian",),
-        help="regulariser: laplacian (scikit-image's wiener); default: none",
+        help="regulariser: laplacian (scikit-image's wiener); default: none (--method wiener only)",
     )
     group.add_argument(
         "--border",
         choices=("reflect", "edgetaper", "circular"),
-        default="reflect",
-        help="border handling (default: reflect)",
+        help=f"border handling (default: {BORDER_DEFAULT}; edgetaper: --method wiener only)",
     )
     group.add_argument(
         "--pad",
@@ -134,23 +163,47 @@ def positive_int(text: str) -> int:
     return value
 
 
+def usage_problem(args) -> str | None:
+    """What is wrong with the combination of restore options, or None.
+
+    An option given for a method (or border) that does not use it is refused
+    rather than silently ignored.
+    """
+    method, border = args.method, args.border or BORDER_DEFAULT
+    only = {"snr": "wiener", "reg": "wiener", "iterations": "richardson_lucy"}
+    for name, owner in only.items():
+        if getattr(args, name) is not None and method != owner:
+            return f"--{name} applies to --method {owner} only, not --method {method}"
+    if border not in METHOD_BORDERS[method]:
+        borders = ", ".join(METHOD_BORDERS[method])
+        return f"--method {method} takes --border {borders}, not --border {border}"
+    if args.pad is not None and border != "reflect":
+        return f"--pad applies to --border reflect only, not --border {border}"
+    return None
+
+
 def method_options(args, channel_axis) -> dict:
     """The chosen method's options from the command line."""
+    problem = usage_problem(args)
+    if problem:
+        raise ValueError(problem)
     options = dict(
-        border=args.border, pad=args.pad, channel_axis=channel_axis, backend=args.backend
+        border=args.border or BORDER_DEFAULT,
+        pad=args.pad,
+        channel_axis=channel_axis,
+        backend=args.backend,
     )
     if args.method == "wiener":
-        options.update(snr=args.snr, reg=args.reg)
-    elif args.reg:
-        raise ValueError(f"--reg applies to --method wiener only, not {args.method}")
+        options.update(snr=SNR_DEFAULT if args.snr is None else args.snr, reg=args.reg)
     if args.method == "richardson_lucy":
-        options["iterations"] = args.iterations
+        options["iterations"] = args.iterations or ITERATIONS_DEFAULT
     return options
 
 
 def restorer(args, channel_axis):
     from ..deconvolve import make_deconvolver
 
+    check_backend(args)
     return make_deconvolver(args.psf, args.method, **method_options(args, channel_axis))
 
 

@@ -1,4 +1,5 @@
-"""``gpudeconv psf``: write a PSF as a viewable image."""
+"""``gpudeconv psf``: write a PSF as the exact array or as a viewable picture,
+either of which ``--psf FILE`` reads back as the same kernel."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..media.images import write_image
+from ..media.images import partial_file, write_psf_picture
 from ..psf import SPEC_HELP
 from . import options
 
@@ -17,14 +18,21 @@ def register(sub, parents) -> None:
     psf = sub.add_parser(
         "psf",
         parents=parents[-1:],
-        help="write a PSF as a viewable image",
-        description="Write the PSF given by SPEC as an image, scaled to its peak and "
-        "enlarged with nearest-neighbour sampling so that each PSF pixel is visible.",
+        help="write a PSF as a .npy array or a viewable picture (both read back by --psf)",
+        description="Write the PSF given by SPEC. FILE.npy holds the exact float64 array "
+        "(sum 1). FILE.png or FILE.tif is a 16-bit grey picture scaled to the peak and "
+        "enlarged with nearest-neighbour sampling so that each PSF pixel is visible; the "
+        "enlargement is recorded in the file, so --psf FILE gives back the same kernel "
+        "(to 1/65535 of its peak).",
     )
     psf.add_argument("spec", type=options.psf, metavar="SPEC", help=SPEC_HELP)
-    psf.add_argument("-o", "--output", required=True, metavar="FILE", help="image file (.png ...)")
     psf.add_argument(
-        "--scale", type=options.positive_int, help="pixels per PSF pixel (default: fit 256)"
+        "-o", "--output", required=True, metavar="FILE", help="FILE.npy, FILE.png or FILE.tif"
+    )
+    psf.add_argument(
+        "--scale",
+        type=options.positive_int,
+        help="pixels per PSF pixel in a picture (default: fit 256)",
     )
     psf.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
     psf.set_defaults(run=run)
@@ -35,12 +43,18 @@ def run(args) -> int:
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    scale = args.scale or max(1, -(-256 // max(kernel.shape)))
-    picture = np.rint(np.clip(kernel / kernel.max(), 0, 1) * 255).astype(np.uint8)
-    picture = np.kron(picture, np.ones((scale, scale), np.uint8))
-    write_image(output, picture)
+    if output.suffix.lower() == ".npy":
+        if args.scale:
+            raise ValueError("--scale applies to pictures (.png, .tif), not to .npy")
+        with partial_file(output) as tmp:
+            np.save(tmp, kernel)
+        how = "as a float64 array"
+    else:
+        scale = args.scale or max(1, -(-256 // max(kernel.shape)))
+        write_psf_picture(output, kernel, scale)
+        how = f"as a picture at {scale}x"
     print(
         f"gpudeconv psf: {kernel.shape[0]}x{kernel.shape[1]} kernel, sum {kernel.sum():.6f}, "
-        f"written at {scale}x to {output}"
+        f"written {how} to {output}; --psf {output} reads it back"
     )
     return 0

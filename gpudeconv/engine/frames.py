@@ -108,6 +108,29 @@ class Layout:
         return tuple(caller), tuple(squeeze)
 
 
+def check_psf_fits(layout: Layout, shape: tuple, psf_shape: tuple) -> None:
+    """A ValueError when a frame is smaller than the PSF along a spatial axis.
+
+    That is what a colour photo given without ``channel_axis`` looks like
+    ((rows, cols, 3) read as ``rows`` frames of cols x 3), so the message
+    suggests ``channel_axis=-1`` for such shapes.
+    """
+    frame = tuple(shape[axis] for axis in layout.order[-2:])
+    if all(n >= k for n, k in zip(frame, psf_shape, strict=True)):
+        return
+    sizes = f"{frame[0]}x{frame[1]}", f"{psf_shape[0]}x{psf_shape[1]}"
+    if layout.channel_axis is None and len(shape) >= 3 and shape[-1] in (3, 4):
+        raise ValueError(
+            f"image of shape {tuple(shape)} looks like a colour image with channels last, "
+            f"but channel_axis is None, so its frames are {sizes[0]}, smaller than the "
+            f"{sizes[1]} PSF; pass channel_axis=-1"
+        )
+    raise ValueError(
+        f"the {sizes[1]} PSF is larger than the frame ({sizes[0]}; image shape "
+        f"{tuple(shape)}): a blur wider than the image cannot be undone"
+    )
+
+
 def dtypes(dtype: np.dtype, precision) -> tuple[np.dtype, np.dtype]:
     """(computation dtype, output dtype) for an input dtype.
 

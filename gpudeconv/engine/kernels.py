@@ -11,7 +11,20 @@ import numpy as np
 
 from .arrays import to_host
 
-__all__ = ["check_kernel", "normalize"]
+__all__ = ["check_kernel", "normalize", "MAX_SIDE", "check_side"]
+
+#: The largest PSF side the generators make (pixels): a 4096 x 4096 float64
+#: kernel is 128 MiB; camera blur in the largest photos is a few hundred px.
+MAX_SIDE = 4096
+
+
+def check_side(side: float, what: str) -> None:
+    """A ValueError, before any allocation, for a kernel side over MAX_SIDE."""
+    if side > MAX_SIDE:
+        raise ValueError(
+            f"{what} gives a kernel side of {side:.6g} pixels; the largest PSF is "
+            f"{MAX_SIDE} pixels a side"
+        )
 
 
 def normalize(psf, *, argname: str = "psf") -> np.ndarray:

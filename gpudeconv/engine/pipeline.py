@@ -165,6 +165,7 @@ class FourierFilter:
         output and this call's :class:`CallRecord`."""
         image = _frames.as_image(image)
         layout = _frames.Layout.of(image, self.channel_axis)
+        _frames.check_psf_fits(layout, image.shape, self.psf.shape)
         work, out_dtype = _frames.dtypes(image.dtype, self.precision)
         frames = layout.frames(image)
         plan = self.plan(backend, frames.shape[-2:], work)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import read_image, write_image
+from .images import read_photo, write_image
 
 IMAGE_SUFFIXES = {
     ".png",
@@ -47,36 +47,73 @@ class Report:
     """What a run did: counts, and each failure with its reason."""
 
     restored: int = 0
-    skipped: int = 0
+    skipped: int = 0  # the output exists already
+    not_images: int = 0  # files in the folders given that are not images
+    subfolders: int = 0  # folders not searched (no --recursive)
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"restored {self.restored}"]
-        parts.append(f"skipped {self.skipped} (output already there)")
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} (output exists; --overwrite replaces)")
+        if self.not_images:
+            parts.append(f"{self.not_images} file(s) left alone (not images, or hidden)")
+        if self.subfolders:
+            parts.append(f"{self.subfolders} subfolder(s) not searched (--recursive does)")
         parts.append(f"failed {len(self.failed)}")
         return ", ".join(parts)
 
 
-def expand_inputs(specs: Iterable[str], report: Report) -> list[Path]:
-    """Files named, found in folders (not recursively) or matched by globs,
-    in order and without duplicates. Missing inputs go to ``report.failed``."""
-    found: list[Path] = []
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def expand_inputs(
+    specs: Iterable[str],
+    report: Report,
+    *,
+    recursive: bool = False,
+    exclude: Path | None = None,
+) -> list[tuple[Path, Path]]:
+    """(file, its path relative to the folder given) for the files named,
+    found in folders (their subfolders too when ``recursive``, never the
+    ``exclude`` folder) or matched by globs, in order and without duplicates.
+    Missing inputs go to ``report.failed``; files that are not images and
+    folders not searched are counted in ``report``."""
+    found: dict[Path, Path] = {}
+    skip = exclude.resolve() if exclude is not None else None
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found += sorted(
-                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-            )
+            for file, relative in _walk(path, recursive, skip, report):
+                found.setdefault(file, relative)
         elif path.exists():
-            found.append(path)
+            found.setdefault(path, Path(path.name))
         elif glob.has_magic(spec):
             matches = sorted(Path(p) for p in glob.glob(spec) if Path(p).is_file())
             if not matches:
                 report.failed.append((spec, "no file matches this pattern"))
-            found += matches
+            for match in matches:
+                found.setdefault(match, Path(match.name))
         else:
             report.failed.append((spec, "no such file or folder"))
-    return list(dict.fromkeys(found))
+    return list(found.items())
+
+
+def _walk(folder: Path, recursive: bool, skip: Path | None, report: Report):
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            if skip is not None and entry.resolve() == skip:
+                continue
+            if not recursive:
+                report.subfolders += 1
+                continue
+            for file, relative in _walk(entry, recursive, skip, report):
+                yield file, entry.name / relative
+        elif is_image_name(entry):
+            yield entry, Path(entry.name)
+        elif entry.is_file():
+            report.not_images += 1
 
 
 def is_single(specs: list[str], output: str) -> bool:
@@ -92,12 +129,23 @@ def is_single(specs: list[str], output: str) -> bool:
     )
 
 
-def plan_outputs(inputs: list[Path], folder: Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs for folder mode; file names are kept, so two
-    inputs with the same name are refused."""
+def looks_like_image_file(output: str) -> bool:
+    """An OUTPUT named like an image file (and not an existing folder)."""
+    target = Path(output)
+    return not target.is_dir() and target.suffix.lower() in IMAGE_SUFFIXES
+
+
+def plan_outputs(inputs: list[tuple[Path, Path]], folder: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for folder mode: relative paths are kept, so two
+    inputs with the same one are refused, and so is an output that would
+    replace its own input."""
     pairs, seen = [], {}
-    for path in inputs:
-        target = folder / path.name
+    for path, relative in inputs:
+        target = folder / relative
+        if same_file(path, target):
+            raise ValueError(
+                f"the output {target} is the input itself; choose another output folder"
+            )
         if target in seen:
             raise ValueError(
                 f"{seen[target]} and {path} would both be written to {target}; "
@@ -106,6 +154,14 @@ def plan_outputs(inputs: list[Path], folder: Path) -> list[tuple[Path, Path]]:
         seen[target] = path
         pairs.append((path, target))
     return pairs
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (links and ``..`` included)."""
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def split_channels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -155,14 +211,16 @@ def restore_files(
         batch = np.stack([m[2] for m in members])
         try:
             restored = restorers[axis](batch)
-        except MemoryError as exc:
-            for source, _, _, _ in members:
-                report.failed.append((str(source), f"out of memory: {exc}"))
-                on_error(str(source), f"out of memory: {exc}")
+        except (MemoryError, ValueError) as exc:  # e.g. images smaller than the PSF
+            reason = f"out of memory: {exc}" if isinstance(exc, MemoryError) else str(exc)
+            for source, *_ in members:
+                report.failed.append((str(source), reason))
+                on_error(str(source), reason)
             return
-        for (source, target, _, alpha), frame in zip(members, restored, strict=True):
+        for (source, target, _, alpha, metadata), frame in zip(members, restored, strict=True):
             try:
-                write_image(target, merge_channels(frame, alpha))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_image(target, merge_channels(frame, alpha), metadata)
             except Exception as exc:  # OSError, ValueError, cv2.error: name it, go on
                 report.failed.append((str(source), f"cannot write {target}: {exc}"))
                 on_error(str(source), f"cannot write {target}: {exc}")
@@ -180,7 +238,7 @@ def restore_files(
     try:
         for source, target in todo:
             try:
-                image = read_image(source)
+                image, metadata = read_photo(source)
             except (OSError, ValueError) as exc:
                 report.failed.append((str(source), str(exc)))
                 on_error(str(source), str(exc))
@@ -188,7 +246,7 @@ def restore_files(
                 continue
             part, alpha = split_channels(image)
             key = (part.shape, part.dtype.str)
-            groups.setdefault(key, []).append((source, target, part, alpha))
+            groups.setdefault(key, []).append((source, target, part, alpha, metadata))
             if len(groups[key]) >= batch_size:
                 flush(key)
             elif sum(len(g) for g in groups.values()) >= 4 * batch_size:
@@ -204,10 +262,11 @@ def restore_file(source, target, tasks) -> None:
     """Read, restore and atomically write one image (a task for a worker):
     ``tasks`` maps the channel axis (None for grey, -1 for colour) to a
     restoring callable."""
-    image = read_image(source)
+    image, metadata = read_photo(source)
     part, alpha = split_channels(image)
     restored = tasks[-1 if part.ndim == 3 else None](part)
-    write_image(target, merge_channels(restored, alpha))
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    write_image(target, merge_channels(restored, alpha), metadata)
 
 
 def restore_files_distributed(

@@ -269,9 +269,13 @@ def test_edgetaper_border_reduces_ringing(peppers):
     assert psnr(peppers, tapered) > psnr(peppers, circular) + 2
 
 
-def test_tiny_image_with_large_psf():
+def test_tiny_image_with_large_psf_is_refused():
+    # A blur wider than the frame cannot be undone (issue 13): one clear error,
+    # not a finite but meaningless result.
     image = np.random.default_rng(16).random((4, 5))
-    out = wiener(image, gpudeconv.psf.motion(31, 60), backend="numpy")
+    with pytest.raises(ValueError, match="31x31 PSF is larger than the frame"):
+        wiener(image, gpudeconv.psf.motion(31, 60), backend="numpy")
+    out = wiener(image, gpudeconv.psf.motion(3, 60), backend="numpy")
     assert out.shape == (4, 5) and np.isfinite(out).all()
 
 
