@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from .. import __version__
-from . import bench, deblur, demo, options, psf, verify, video
+from . import bench, deblur, demo, options, psf, tune, verify, video
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (deblur, video):
         command.register(sub, [restore, debug])
-    for command in (psf, demo, verify, bench):
+    for command in (psf, demo, verify, bench, tune):
         command.register(sub, [debug])
     return parser
 
