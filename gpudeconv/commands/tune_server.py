@@ -17,6 +17,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import sys
 import threading
 import traceback
 from collections import OrderedDict
@@ -38,7 +39,7 @@ from .tune_preview import (
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 _CSP = (
-    "default-src 'none'; img-src 'self' blob: data:; connect-src 'self'; "
+    "default-src 'none'; img-src 'self' blob: data:; connect-src 'self' blob:; "
     "script-src 'unsafe-inline'; style-src 'unsafe-inline'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
@@ -80,6 +81,10 @@ class TuneServer(ThreadingHTTPServer):
         self.any_ip = not is_loopback(host)
         if host not in ("", "0.0.0.0", "::"):
             self.hosts.add(host.strip("[]").lower())
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -215,6 +220,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json({"error": f"no such page: {method} {parts.path}"}, 404)
         try:
             action(query)
+        except ConnectionError:  # the page went away or dropped the request
+            self.close_connection = True
         except (ValueError, TypeError, FileExistsError) as exc:
             self.send_json({"error": str(exc)}, 400)
         except Exception as exc:  # one message for the page; the server keeps running

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import psnr, run_gpudeconv
-from tune_helpers import request, request_json, running_server
+from tune_helpers import request, request_json, run_printed, running_server
 
 import gpudeconv
 from gpudeconv.commands.tune import initial_settings
@@ -140,14 +139,6 @@ def test_the_command_follows_the_settings(server, photo):
     params = {"kind": "gaussian", "sigma": 2.25, "method": "sparse"}
     reply = request_json(server, "GET", "/command", params)[1]
     assert reply["command"].endswith("--psf gaussian:2.25 --method sparse")
-
-
-def run_printed(command: str, cwd) -> subprocess.CompletedProcess:
-    argv = shlex.split(command)
-    assert argv[0] == "gpudeconv"
-    result = run_gpudeconv(*argv[1:], cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_save_writes_what_the_printed_command_writes(tmp_path):

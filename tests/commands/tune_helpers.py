@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import shlex
 import shutil
 import tempfile
 import threading
 from urllib.parse import urlencode
+
+from conftest import run_gpudeconv
 
 from gpudeconv.commands.tune_preview import Settings, Source
 from gpudeconv.commands.tune_server import TuneServer
@@ -63,6 +66,15 @@ def request(server, method, path, params=None, *, token=True, host=None):
 def request_json(server, method, path, params=None):
     status, _, body = request(server, method, path, params)
     return status, json.loads(body)
+
+
+def run_printed(command: str, cwd):
+    """Run a command line the page printed (``gpudeconv ...``) in a subprocess."""
+    argv = shlex.split(command)
+    assert argv[0] == "gpudeconv", command
+    result = run_gpudeconv(*argv[1:], cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def chromium_missing() -> str | None:
