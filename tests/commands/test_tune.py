@@ -21,6 +21,7 @@ from tune_helpers import request, request_json, run_printed, running_server
 
 import gpudeconv
 from gpudeconv.commands.tune import initial_settings
+from gpudeconv.commands.tune_preview import Settings, Source
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = gpudeconv.psf.motion(15, 30)
@@ -195,8 +196,7 @@ def test_initial_settings_come_from_the_psf_option(tmp_path):
     assert initial_settings("disk:4")[1].radius == 4
     kernel = tmp_path / "k.npy"
     np.save(kernel, KERNEL)
-    assert initial_settings(str(kernel)) == (str(kernel), initial_settings(None)[1].__class__(
-        kind="file"))  # fmt: skip
+    assert initial_settings(str(kernel)) == (str(kernel), Settings(kind="file"))
     with pytest.raises(ValueError, match="OpenCV"):
         initial_settings("motion:5:0:matlab")
 
@@ -254,3 +254,41 @@ def test_the_page_config_is_json(server):
     config = json.loads(re.search(r"const CONFIG = (.*);", body).group(1))
     assert config["rows"] == 240 and config["cols"] == 320 and config["frames"] == 1
     assert config["settings"]["length"] == 15
+
+
+def test_a_16_bit_grey_photo_is_previewed_and_saved_as_the_command_does(tmp_path, sharp):
+    grey = cv2.cvtColor(gpudeconv.blur(sharp, KERNEL, channel_axis=-1), cv2.COLOR_BGR2GRAY)
+    path = tmp_path / "grey16.png"
+    cv2.imwrite(str(path), grey.astype(np.uint16) * 257)
+    with running_server(path) as server:
+        params = {**SETTINGS, "w": 160, "h": 120, "fmt": "png"}
+        status, _, body = request(server, "GET", "/preview", params)
+        assert status == 200 and decode(body).dtype == np.uint8 and decode(body).ndim == 2
+        command = request_json(server, "GET", "/command", SETTINGS)[1]["command"]
+        run_printed(command, tmp_path)
+        status, saved = request_json(server, "POST", "/save", SETTINGS)
+    assert status == 200 and saved["path"] == str(tmp_path / "grey16.restored-2.png")
+    by_command = cv2.imread(str(tmp_path / "grey16.restored.png"), cv2.IMREAD_UNCHANGED)
+    by_save = cv2.imread(saved["path"], cv2.IMREAD_UNCHANGED)
+    assert by_command.dtype == np.uint16 and by_command.shape == grey.shape
+    np.testing.assert_array_equal(by_save, by_command)
+
+
+def test_a_taken_default_port_falls_back_to_a_free_one(photo, monkeypatch):
+    import argparse
+    import socket
+
+    from gpudeconv.commands import tune
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(tune, "DEFAULT_PORT", port)
+        args = argparse.Namespace(port=None, host="127.0.0.1", backend="auto")
+        server = tune.serve(Source(photo), args, None, Settings())
+        server.server_close()
+        assert server.server_address[1] != port
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            args.port = port
+            tune.serve(Source(photo), args, None, Settings())
