@@ -35,7 +35,7 @@ RANGES = {
     "angle": (-360.0, 360.0),
     "sigma": (0.1, 50.0),
     "radius": (0.5, 100.0),
-    "snr": (1e-3, 1e8),
+    "snr": (0.1, 1e8),  # 3 significant digits then fit in 3 decimals
 }
 
 

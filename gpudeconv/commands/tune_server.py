@@ -12,6 +12,7 @@ name given with ``--host``), which defeats DNS rebinding.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hmac
 import ipaddress
 import json
@@ -131,7 +132,7 @@ class TuneServer(ThreadingHTTPServer):
             "rows": first.shape[0],
             "cols": first.shape[1],
             "file": self.psf_file,
-            "settings": self.initial.__dict__,
+            "settings": dataclasses.asdict(self.initial),
         }
 
 
