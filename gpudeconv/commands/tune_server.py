@@ -96,9 +96,10 @@ class TuneServer(ThreadingHTTPServer):
         return f"http://{shown}:{port}/?token={self.token}"
 
     def host_allowed(self, header: str | None) -> bool:
-        if not header:
+        try:
+            name = urlsplit(f"//{header or ''}").hostname or ""
+        except ValueError:  # a malformed Host, such as "[::1"
             return False
-        name = urlsplit(f"//{header}").hostname or ""
         if name in self.hosts or is_loopback(name):
             return True
         if self.any_ip:

@@ -63,7 +63,8 @@ def test_only_loopback_host_names_are_served(server):
     for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert request(server, "GET", "/", host=host)[0] == 200, host
     # DNS rebinding: a page of evil.example whose name now points at 127.0.0.1.
-    for host in (f"evil.example:{port}", "evil.example", f"10.1.2.3:{port}", "localhost.evil"):
+    for host in (f"evil.example:{port}", "evil.example", f"10.1.2.3:{port}", "localhost.evil",
+                 "[::1", ""):  # fmt: skip
         assert request(server, "GET", "/", host=host)[0] == 403, host
 
 

@@ -55,7 +55,7 @@ def request(server, method, path, params=None, *, token=True, host=None):
     port = server.server_address[1]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        headers = {"Host": host} if host else {}
+        headers = {} if host is None else {"Host": host}
         connection.request(method, f"{path}?{urlencode(params)}", headers=headers)
         reply = connection.getresponse()
         return reply.status, dict(reply.getheaders()), reply.read()
