@@ -22,6 +22,7 @@ from tune_helpers import request, request_json, run_printed, running_server
 import gpudeconv
 from gpudeconv.commands.tune import initial_settings
 from gpudeconv.commands.tune_preview import Settings, Source
+from gpudeconv.engine.dispatch import cupy_usable
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = gpudeconv.psf.motion(15, 30)
@@ -95,6 +96,19 @@ def test_the_preview_restores_the_view_sized_photo(server, sharp):
     assert psnr(small, preview) > psnr(small, original) + 3
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_usable(), reason="CuPy with a CUDA device is not available")
+def test_the_preview_on_the_gpu_is_the_cpu_one(photo):
+    params = {**SETTINGS, "w": 160, "h": 120, "fmt": "png"}
+    previews = []
+    for backend in ("numpy", "cupy"):
+        with running_server(photo, backend=backend) as server:
+            status, _, body = request(server, "GET", "/preview", params)
+            assert status == 200
+            previews.append(decode(body).astype(int))
+    assert np.abs(previews[0] - previews[1]).max() <= 1
+
+
 def test_the_zoomed_preview_is_the_full_result_at_1_to_1(server, photo):
     params = {**SETTINGS, "w": 96, "h": 64, "zoom": 1, "cr": 0.5, "cc": 0.25, "fmt": "png"}
     status, _, body = request(server, "GET", "/preview", params)
@@ -122,7 +136,7 @@ def test_a_preview_overtaken_while_waiting_is_dropped(server):
             t.start()
             time.sleep(0.05)
         deadline = time.monotonic() + 30
-        while server._newest.get("s") != 3 and time.monotonic() < deadline:
+        while not server.is_stale("s", 2) and time.monotonic() < deadline:  # 3 has come
             time.sleep(0.01)
     for t in threads:
         t.join(60)
