@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from .. import __version__
-from . import bench, deblur, demo, doctor, options, psf, verify, video
+from . import bench, deblur, demo, doctor, options, psf, tune, verify, video
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (deblur, video):
         command.register(sub, [restore, debug])
-    for command in (psf, demo, verify, bench, doctor):
+    for command in (psf, demo, verify, bench, doctor, tune):
         command.register(sub, [debug])
     return parser
 
