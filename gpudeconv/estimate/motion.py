@@ -34,7 +34,7 @@ __all__ = ["MotionFit", "fit_motion"]
 FLOORS = (1e-3, 1e-2, 5e-2)
 MIN_LENGTH = 4.0
 #: Sinc zeros must be at least this many frequency bins apart to be told apart.
-MIN_ZERO_SPACING = 3.5
+MIN_ZERO_SPACING = 5.0
 TREND_DEGREE = 3
 #: Relative step of the length grid (then refined in 0.05 px steps).
 LENGTH_STEP = 0.01
@@ -48,6 +48,8 @@ class MotionFit:
     angle: float  # degrees in [0, 180), the convention of gpudeconv.psf.motion
     score: float  # correlation of the projection with the sinc model, in [-1, 1]
     anisotropy: float  # cepstral energy at the best angle over the median angle
+    depth: float  # regression of the stripes on the model: about 1 for motion
+    rms: float  # root mean square of the detrended profile, nepers
 
 
 def angle_energy(spec: Spectrum, whitened: np.ndarray, step: float = 0.5):
@@ -93,7 +95,7 @@ class _Profiles:
         total = np.bincount(index, self.values, minlength=self.nbins + 1)[1 : self.nbins + 1]
         # Bins the mask empties (at 0 or 90 degrees, whole JPEG lines fall
         # into one bin) are read off their neighbours, not taken as zero.
-        filled = count >= 0.25 * np.median(count)
+        filled = count >= 0.25 * count.mean()
         if not filled.any():
             return np.zeros(self.nbins)
         centres = np.arange(self.nbins)
@@ -125,27 +127,39 @@ class _SincBank:
     def detrend(self, values):
         return values - (values @ self.q) @ self.q.T
 
-    def correlate(self, values: np.ndarray) -> tuple[float, float]:
-        """Best (correlation, length) for the profile ``values``."""
+    def correlate(self, values: np.ndarray, quick: bool = False) -> tuple[float, float]:
+        """Best (correlation, length) for the profile ``values``; ``quick``:
+        one noise floor and every other length."""
         data = self.detrend(values)
         norm = np.linalg.norm(data)
         if norm == 0:
             return 0.0, float(self.lengths[0])
+        if quick:
+            models, norms = self.models[1:2, ::2], self.norms[1:2, ::2]
+            corr = (models @ data) / (norms * norm + 1e-300)
+            best = np.unravel_index(np.argmax(corr), corr.shape)
+            return float(corr[best]), float(self.lengths[::2][best[1]])
         corr = (self.models @ data) / (self.norms * norm + 1e-300)
         best = np.unravel_index(np.argmax(corr), corr.shape)
         return float(corr[best]), float(self.lengths[best[1]])
 
-    def refine(self, values: np.ndarray, length: float) -> float:
-        """The length within 2 % of ``length`` that correlates best, 0.05 px steps."""
+    def refine(self, values: np.ndarray, length: float) -> tuple[float, float, float]:
+        """(length, depth, rms) at the best length within 2 % of ``length`` in
+        0.05 px steps: ``depth`` is the profile's regression on that model
+        (1 when the stripes are as deep as the model's), ``rms`` the detrended
+        profile's root mean square in nepers."""
         lengths = np.arange(length * 0.98, length * 1.02 + 0.05, 0.05)
         data = self.detrend(values)
-        best = (-np.inf, length)
+        best = (-np.inf, length, 0.0)
         for eps in FLOORS:
             models = self.model(lengths, eps)
-            corr = (models @ data) / (np.linalg.norm(models, axis=-1) + 1e-300)
-            i = int(np.argmax(corr))
-            best = max(best, (float(corr[i]), float(lengths[i])))
-        return best[1]
+            norms = np.linalg.norm(models, axis=-1) + 1e-300
+            dots = models @ data
+            i = int(np.argmax(dots / norms))
+            score = float(dots[i] / norms[i])
+            best = max(best, (score, float(lengths[i]), float(dots[i] / norms[i] ** 2)))
+        rms = float(np.linalg.norm(data) / np.sqrt(len(data)))
+        return best[1], float(best[2]), rms
 
 
 def fit_motion(spec: Spectrum, whitened: np.ndarray | None = None) -> MotionFit:
@@ -162,15 +176,22 @@ def fit_motion(spec: Spectrum, whitened: np.ndarray | None = None) -> MotionFit:
     # angles between the steps); then finer around the three best.
     sampled = _Profiles(spec, whitened, points=COARSE_POINTS)
     coarse = [
-        (*bank.correlate(sampled(angle)), angle)
+        (*bank.correlate(sampled(angle), quick=True), angle)
         for angle in [*np.arange(0.0, 180.0, COARSE_STEP), *_candidates(angles, energy)]
     ]
-    best = max(coarse)
-    for _, _, start in sorted(coarse, reverse=True)[:3]:
+    best = (-np.inf, MIN_LENGTH, 0.0)
+    for _, _, start in sorted(coarse, reverse=True)[:2]:
         for angle in start + np.arange(-1.5, 1.51, 0.5):
             best = max(best, (*bank.correlate(profiles(angle)), angle))
-    for angle in best[2] + np.arange(-0.4, 0.41, 0.1):
+    for angle in best[2] + np.array([-0.3, -0.15, 0.15, 0.3]):
         best = max(best, (*bank.correlate(profiles(angle)), angle))
     corr, length, angle = best
-    length = bank.refine(profiles(angle), length)
-    return MotionFit(length=length, angle=float(angle % 180.0), score=corr, anisotropy=anisotropy)
+    length, depth, rms = bank.refine(profiles(angle), length)
+    return MotionFit(
+        length=length,
+        angle=float(angle % 180.0),
+        score=corr,
+        anisotropy=anisotropy,
+        depth=depth,
+        rms=rms,
+    )
