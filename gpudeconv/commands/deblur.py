@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..engine.dispatch import resolve_backend
 from ..media import folders as files
 from . import options
@@ -34,7 +36,9 @@ def register(sub, parents) -> None:
 
 def run(args) -> int:
     resolve_backend(args.backend)  # a missing GPU is one clear error, before any work
-    options.restorer(args, None)  # so are options that do not go together
+    auto = options.is_auto(args.psf)
+    # So are options that do not go together (checked with a stand-in PSF for auto).
+    options.restorer(options.with_psf(args, np.ones((1, 1))) if auto else args, None)
     report = files.Report()
     output = Path(args.output)
     if files.is_single(args.inputs, args.output):
@@ -60,7 +64,12 @@ def run(args) -> int:
         pairs, skip_existing = files.plan_outputs(inputs, output), not args.overwrite
     on_error = lambda path, reason: options.error("deblur", f"{path}: {reason}")  # noqa: E731
     client = options.client(args)
-    if client is None:
+    if auto:
+        if client is not None:
+            client.close()
+            raise ValueError("--psf auto runs locally; it does not combine with --scheduler")
+        restore_estimated(args, pairs, skip_existing, report, on_error)
+    elif client is None:
         files.restore_files(
             pairs,
             lambda axis: options.restorer(args, axis),
@@ -87,3 +96,33 @@ def run(args) -> int:
     if not args.quiet:
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def restore_estimated(args, pairs, skip_existing, report, on_error) -> None:
+    """``--psf auto``: estimate each image's blur, say it, restore with it."""
+    from ..estimate.psf import estimate_psf
+    from ..media.images import read_image
+
+    for source, target in pairs:
+        if skip_existing and target.exists():
+            report.skipped += 1
+            continue
+        try:
+            image, _ = files.split_channels(read_image(source))
+            axis = -1 if image.ndim == 3 else None
+            estimate = estimate_psf(image, channel_axis=axis, backend=args.backend)
+        except (OSError, ValueError) as exc:
+            report.failed.append((source, str(exc)))
+            on_error(source, str(exc))
+            continue
+        options.report_estimate("deblur", source, estimate)
+        estimated = options.with_psf(args, estimate.psf)
+        files.restore_files(
+            [(source, target)],
+            lambda axis, estimated=estimated: options.restorer(estimated, axis),
+            batch_size=1,
+            skip_existing=False,
+            report=report,
+            on_error=on_error,
+            progress=False,
+        )

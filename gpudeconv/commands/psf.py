@@ -21,8 +21,16 @@ def register(sub, parents) -> None:
         description="Write the PSF given by SPEC as an image, scaled to its peak and "
         "enlarged with nearest-neighbour sampling so that each PSF pixel is visible.",
     )
-    psf.add_argument("spec", type=options.psf, metavar="SPEC", help=SPEC_HELP)
-    psf.add_argument("-o", "--output", required=True, metavar="FILE", help="image file (.png ...)")
+    psf.add_argument("spec", nargs="?", type=options.psf, metavar="SPEC", help=SPEC_HELP)
+    psf.add_argument(
+        "--estimate",
+        metavar="PHOTO",
+        help="estimate the blur of PHOTO instead of giving SPEC: prints the spec, the "
+        "confidence and the reason; with -o FILE.npy writes the kernel that --psf reads back",
+    )
+    psf.add_argument(
+        "-o", "--output", metavar="FILE", help="image file (.png ...), or .npy with --estimate"
+    )
     psf.add_argument(
         "--scale", type=options.positive_int, help="pixels per PSF pixel (default: fit 256)"
     )
@@ -31,6 +39,10 @@ def register(sub, parents) -> None:
 
 
 def run(args) -> int:
+    if args.estimate is not None:
+        return run_estimate(args)
+    if args.spec is None or args.output is None or options.is_auto(args.spec):
+        raise ValueError("give SPEC and -o FILE, or --estimate PHOTO")
     kernel = args.spec
     output = Path(args.output)
     if output.exists() and not args.overwrite:
@@ -43,4 +55,32 @@ def run(args) -> int:
         f"gpudeconv psf: {kernel.shape[0]}x{kernel.shape[1]} kernel, sum {kernel.sum():.6f}, "
         f"written at {scale}x to {output}"
     )
+    return 0
+
+
+def run_estimate(args) -> int:
+    """``psf --estimate PHOTO [-o FILE]``: print the estimate, write its kernel."""
+    from ..estimate.psf import estimate_psf
+    from ..media.folders import split_channels
+    from ..media.images import read_image
+
+    if args.spec is not None:
+        raise ValueError("give either SPEC or --estimate PHOTO, not both")
+    image, _ = split_channels(read_image(args.estimate))
+    axis = -1 if image.ndim == 3 else None
+    estimate = estimate_psf(image, channel_axis=axis)
+    print(f"{estimate.spec}\tconfidence {estimate.confidence:.2f}\t{estimate.reason}")
+    if estimate.confidence < 0.5:
+        options.error("psf", "low confidence: the spec above is a guess")
+    if args.output is None:
+        return 0
+    output = Path(args.output)
+    if output.suffix.lower() != ".npy":
+        args.estimate, args.spec = None, np.array(estimate.psf)
+        return run(args)
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    np.save(output, np.array(estimate.psf))
+    rows, cols = estimate.psf.shape
+    print(f"gpudeconv psf: {rows}x{cols} kernel written to {output}")
     return 0

@@ -26,7 +26,7 @@ from .spectrum import Spectrum
 
 __all__ = ["RadialFit", "fit_radial", "ring_means"]
 
-ALPHAS = np.arange(0.6, 3.61, 0.1)
+ALPHAS = np.arange(0.6, 3.61, 0.2)
 SIGMAS = np.arange(0.2, 10.01, 0.05)
 RADII = np.arange(0.6, 16.01, 0.05)
 #: Rings from this frequency (cycles/px) up: below, the periodic component's

@@ -105,9 +105,9 @@ def _isotropic_estimate(radial, aniso: float, kind: str) -> PSFEstimate:
     return PSFEstimate.build(kind, params, confidence, ok if confidence >= 0.5 else guess)
 
 
-def estimate_frame(be, grey, kind: str = "auto") -> PSFEstimate:
-    """The estimate for one grey frame (rows, cols) on backend ``be``."""
-    spec = measure(be, grey)
+def estimate_frame(be, frame, kind: str = "auto", to_grey=None) -> PSFEstimate:
+    """The estimate for one frame on backend ``be`` (see :func:`.spectrum.measure`)."""
+    spec = measure(be, frame, to_grey)
     if spec.contrast == 0:
         return PSFEstimate.build("none", {}, 0.0, "the image is flat: there is nothing to measure")
     whitened = spec.whitened()
@@ -118,15 +118,14 @@ def estimate_frame(be, grey, kind: str = "auto") -> PSFEstimate:
     return _isotropic_estimate(fit_radial(spec), aniso, kind)
 
 
-def _grey(be, frame, layout):
-    """The mean of the colour channels (alpha left out) of one frame, on ``be``."""
-    frame = be.asarray(frame)
-    if layout.channel_axis is None:
-        return frame
-    frame = layout.frames(frame)  # channels at -3
-    channels = frame.shape[-3]
-    used = frame[:3] if channels in (3, 4) else frame
-    return used.astype(np.float32).mean(axis=0)
+def _grey(be, tile, colour: bool):
+    """A tile (channels, rows, cols) or (rows, cols) as grey float64 on ``be``:
+    the mean of the colour channels, alpha left out."""
+    tile = be.asarray(tile)
+    if not colour:
+        return tile.astype(np.float64)
+    used = tile[:3] if tile.shape[0] in (3, 4) else tile
+    return used.astype(np.float64).mean(axis=0)
 
 
 def _check(image, kind, channel_axis, max_size, frame_axis):
@@ -247,20 +246,29 @@ def estimate_psf(
 
 def _one(be, image, kind, channel_axis, max_size) -> PSFEstimate:
     layout = _frames.Layout.of(image, channel_axis)
-    with be.context():
-        grey = _grey(be, image, layout)
-        if not bool(be.xp.isfinite(grey).all()):
-            raise ValueError("image must hold finite values (no NaN or inf)")
-    if min(grey.shape) < MIN_SIDE:
+    frame = layout.frames(image)  # (channels, rows, cols) or (rows, cols)
+    rows, cols = frame.shape[-2:]
+    if min(rows, cols) < MIN_SIDE:
         raise ValueError(
-            f"image must be at least {MIN_SIDE}x{MIN_SIDE} to estimate a blur, got "
-            f"{grey.shape[0]}x{grey.shape[1]}"
+            f"image must be at least {MIN_SIDE}x{MIN_SIDE} to estimate a blur, got {rows}x{cols}"
         )
-    grey, factor = _downscale(grey, max_size)
-    if is_cupy_array(image) and not is_cupy_array(grey):
-        grey = be.asarray(grey)
-    estimate = estimate_frame(be, grey, kind)
-    if min(grey.shape) < 2 * MIN_SIDE and estimate.confidence > 0.3:
+    if image.dtype.kind == "f":
+        with be.context():
+            xp = np if not is_cupy_array(image) else be.xp
+            if not bool(xp.isfinite(image).all()):
+                raise ValueError("image must hold finite values (no NaN or inf)")
+    colour = layout.channel_axis is not None
+
+    def to_grey(tile):
+        return _grey(be, tile, colour)
+
+    factor = 1.0
+    if max_size is not None and max(rows, cols) > max_size:
+        with be.context():
+            grey, factor = _downscale(to_grey(frame), max_size)
+        frame, to_grey = grey, None
+    estimate = estimate_frame(be, frame, kind, to_grey)
+    if min(rows, cols) / factor < 2 * MIN_SIDE and estimate.confidence > 0.3:
         estimate = PSFEstimate.build(
             estimate.kind,
             dict(estimate.params),
