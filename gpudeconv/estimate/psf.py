@@ -31,7 +31,7 @@ MIN_SIDE = 32
 #: Whitened structure above which the blur is taken to depend on direction.
 ANISOTROPIC = 1.05
 #: Below these, the blur is too small to matter and is reported as "none".
-MIN_SIGMA, MIN_RADIUS, MIN_LENGTH = 0.9, 1.5, 5.0
+MIN_SIGMA, MIN_RADIUS = 0.7, 1.5
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -41,13 +41,14 @@ def _ramp(value: float, low: float, high: float) -> float:
 
 def _motion_estimate(fit, aniso: float) -> PSFEstimate:
     # Measured on Set12 (noise 0-2, JPEG 85): straight motion of 9-41 px gives
-    # correlation 0.83-0.97 and depth 0.43-1.2; Levin's shakes, at most 0.81
-    # with depth 0.4 unless the fitted length collapses below 5 px.
+    # correlation 0.83-0.97, depth 0.43-1.2 and structure 1.24-1.9; Levin's
+    # shakes reach correlation 0.87 and depth 0.7 but then with structure
+    # 1.0-1.1, or a fitted length that collapses below 6 px.
     confidence = (
-        _ramp(fit.score, 0.75, 0.9)
-        * _ramp(fit.depth, 0.2, 0.5)
+        _ramp(fit.score, 0.72, 0.86)
+        * _ramp(fit.depth, 0.2, 0.45)
         * _ramp(fit.length, 4.0, 7.0)
-        * _ramp(aniso, 0.9, 1.2)
+        * _ramp(aniso, 1.0, 1.3)
     )
     params = {"length": fit.length, "angle": fit.angle}
     if confidence >= 0.5:
@@ -65,27 +66,37 @@ def _motion_estimate(fit, aniso: float) -> PSFEstimate:
     return PSFEstimate.build("motion", params, confidence, reason)
 
 
-def _isotropic_estimate(radial, aniso: float, kind: str) -> PSFEstimate:
+def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEstimate:
     gain_blur = radial.rss_none / max(radial.rss_gaussian, 1e-12)
     gain_disk = radial.rss_gaussian / max(radial.rss_disk, 1e-12)
     gain_rings = radial.rss_none / max(radial.rss_disk, 1e-12)
-    isotropic = 1.0 - _ramp(aniso, 0.95, 1.25)
+    # Structure: at most 0.94 for no blur, Gaussian and disk on Set12 and the
+    # colour photos; 0.99 and more for all of Levin's shakes but one.
+    isotropic = 1.0 - _ramp(aniso, 0.9, 1.05)
+    if motion is not None:
+        # Stripes as deep as a motion's in a spectrum that is otherwise
+        # isotropic: Gaussian and disk blurs reach a depth of 0.35 at most,
+        # Levin's shakes 0.4-0.7 (Set12 and the colour photos).
+        isotropic *= 1.0 - _ramp(motion.depth, 0.35, 0.55)
     if kind == "auto":
-        if gain_disk >= 1.5 and gain_rings >= 2.0 and radial.radius >= MIN_RADIUS:
+        # A Gaussian of sigma 3-4 px fits up to 1.7 times worse than some disk.
+        if gain_disk >= 1.8 and gain_rings >= 2.0 and radial.radius >= MIN_RADIUS:
             kind = "disk"
         elif gain_blur >= 2.0 and radial.sigma >= MIN_SIGMA:
             kind = "gaussian"
         else:
             kind = "none"
     if kind == "none":
-        confidence = (1.0 - _ramp(gain_blur, 2.0, 6.0)) * isotropic
+        # A fitted sigma under MIN_SIGMA is itself the answer "no blur".
+        bends = _ramp(gain_blur, 2.0, 6.0) if radial.sigma >= MIN_SIGMA else 0.0
+        confidence = (1.0 - bends) * isotropic
         return PSFEstimate.build(
             "none",
             {},
             confidence,
             "no measurable blur: the spectrum follows a sharp scene's"
             if confidence >= 0.5
-            else "a blur, but none of the families fits it well",
+            else "no family fits: the spectrum has structure none of them explains",
         )
     if kind == "disk":
         confidence = _ramp(gain_disk, 1.2, 3.0) * _ramp(gain_rings, 1.5, 4.0) * isotropic
@@ -95,7 +106,7 @@ def _isotropic_estimate(radial, aniso: float, kind: str) -> PSFEstimate:
     else:
         confidence = (
             _ramp(gain_blur, 2.0, 6.0)
-            * _ramp(radial.sigma, 0.7, 1.2)
+            * _ramp(radial.sigma, 0.5, 1.0)
             * (1.0 - _ramp(gain_disk, 1.5, 3.0))
             * isotropic
         )
@@ -115,7 +126,7 @@ def estimate_frame(be, frame, kind: str = "auto", to_grey=None) -> PSFEstimate:
     motion = fit_motion(spec, whitened) if kind in ("auto", "motion") else None
     if kind == "motion" or (kind == "auto" and aniso >= ANISOTROPIC):
         return _motion_estimate(motion, aniso)
-    return _isotropic_estimate(fit_radial(spec), aniso, kind)
+    return _isotropic_estimate(fit_radial(spec), aniso, kind, motion)
 
 
 def _grey(be, tile, colour: bool):
