@@ -151,7 +151,7 @@ def run_cases(count, seed=0) -> list[dict]:
             kind=est.kind, spec=est.spec, confidence=est.confidence, ok=ok,
             errors=errors, seconds=seconds, megapixels=blurred.shape[0] * blurred.shape[1] / 1e6,
         )  # fmt: skip
-        if family in ("motion", "disk", "gaussian"):
+        if family != "none":
             wiener = dict(snr=SNR, channel_axis=axis, backend="numpy")
             row["psnr_blurred"] = psnr(crop, blurred)
             row["psnr_true"] = psnr(crop, gpudeconv.wiener(blurred, kernel, **wiener))
