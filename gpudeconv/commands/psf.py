@@ -17,7 +17,7 @@ def register(sub, parents) -> None:
     psf = sub.add_parser(
         "psf",
         parents=parents[-1:],
-        help="write a PSF as a viewable image",
+        help="write a PSF as a viewable image, or estimate one from a photo (--estimate)",
         description="Write the PSF given by SPEC as an image, scaled to its peak and "
         "enlarged with nearest-neighbour sampling so that each PSF pixel is visible.",
     )

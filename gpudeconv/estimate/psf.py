@@ -27,7 +27,7 @@ __all__ = ["KINDS", "estimate_psf"]
 
 KINDS = ("auto", "motion", "disk", "gaussian")
 #: Smallest side that holds enough frequency rings to fit anything.
-MIN_SIDE = 32
+MIN_SIDE = 64
 #: Whitened structure above which the blur is taken to depend on direction.
 ANISOTROPIC = 1.05
 #: Below these, the blur is too small to matter and is reported as "none".
@@ -113,6 +113,11 @@ def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEsti
         ok = f"Gaussian blur: the spectrum bends down as sigma {radial.sigma:.2f} px predicts"
         guess = "the spectrum barely bends; the sigma is a guess"
         params = {"sigma": max(radial.sigma, 0.2)}
+    if confidence < 0.5 and isotropic < 0.5:
+        guess = (
+            f"the blur depends on the direction, which no {kind} does (camera shake?); "
+            f"the {next(iter(params))} is a guess"
+        )
     return PSFEstimate.build(kind, params, confidence, ok if confidence >= 0.5 else guess)
 
 
@@ -197,7 +202,7 @@ def estimate_psf(
     ----------
     image : (M, N), (M, N, C) or stacked array, NumPy or CuPy
         Grey or colour (give ``channel_axis``), 8/16-bit or float, at least
-        32 x 32 (64 x 64 and more for a useful answer). Colour is measured on
+        64 x 64 (128 x 128 and more for a confident answer). Colour is measured on
         the mean of its first three channels.
     kind : {"auto", "motion", "disk", "gaussian"}
         ``"auto"`` chooses the family, or says ``"none"``; the others
@@ -226,7 +231,7 @@ def estimate_psf(
     ------
     ValueError
         Bad ``kind``, axes or ``max_size``, non-finite values, or a frame
-        smaller than 32 x 32.
+        smaller than 64 x 64.
 
     Examples
     --------

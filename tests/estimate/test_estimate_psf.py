@@ -157,15 +157,16 @@ def test_flat_image_says_so():
 
 
 def test_small_image_is_not_confident():
-    image = blurred(photo(1)[:80, :80], motion(9, 45))  # 72 x 72 after the blur
-    est = gpudeconv.estimate_psf(image[:48, :48], backend="numpy")
+    image = blurred(photo(1)[:100, :100], motion(9, 45))  # 92 x 92 after the blur
+    est = gpudeconv.estimate_psf(image, backend="numpy")
     assert est.confidence <= 0.3
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"image": np.zeros((16, 16))}, "at least 32x32"),
+        ({"image": np.zeros((16, 16))}, "at least 64x64"),
+        ({"image": np.zeros((63, 500))}, "at least 64x64"),
         ({"image": np.full((64, 64), np.nan)}, "finite"),
         ({"image": np.zeros((4, 64, 64))}, "frame_axis"),
         ({"image": np.zeros((64, 64)), "kind": "box"}, "kind must be one of"),
