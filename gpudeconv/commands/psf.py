@@ -19,7 +19,9 @@ def register(sub, parents) -> None:
         parents=parents[-1:],
         help="write a PSF as a viewable image, or estimate one from a photo (--estimate)",
         description="Write the PSF given by SPEC as an image, scaled to its peak and "
-        "enlarged with nearest-neighbour sampling so that each PSF pixel is visible.",
+        "enlarged with nearest-neighbour sampling so that each PSF pixel is visible. "
+        "With --estimate PHOTO instead: estimate the blur of PHOTO and print it as a SPEC "
+        "(tab) its confidence (tab) the reason; -o writes the kernel (.npy) or its picture.",
     )
     psf.add_argument("spec", nargs="?", type=options.psf, metavar="SPEC", help=SPEC_HELP)
     psf.add_argument(
