@@ -9,6 +9,8 @@ from . import psf
 from .deconvolve import deconvolve, make_deconvolver
 from .engine.dispatch import available_backends
 from .engine.otf import otf
+from .estimate.psf import estimate_psf
+from .estimate.result import PSFEstimate
 from .methods.blur import Blur, blur
 from .methods.edgetaper import edgetaper
 from .methods.richardson_lucy import RichardsonLucy, richardson_lucy
@@ -20,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Blur",
+    "PSFEstimate",
     "RichardsonLucy",
     "SparseDeconvolution",
     "Wiener",
@@ -28,6 +31,7 @@ __all__ = [
     "deconvolve",
     "edgetaper",
     "estimate_noise",
+    "estimate_psf",
     "make_deconvolver",
     "otf",
     "psf",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..media import folders as files
 from . import options
 
@@ -41,7 +43,10 @@ def register(sub, parents) -> None:
 
 
 def run(args) -> int:
-    options.restorer(args, None)  # a missing GPU or clashing options fail here, before any work
+    auto = options.is_auto(args.psf)
+    # A missing GPU or clashing options fail here, before any work (with a
+    # stand-in PSF for auto).
+    options.restorer(options.with_psf(args, np.ones((1, 1))) if auto else args, None)
     report = files.Report()
     single = files.is_single(args.inputs, args.output)
     if single:
@@ -53,7 +58,12 @@ def run(args) -> int:
         options.error("deblur", reason if path in reason else f"{path}: {reason}")
 
     client = options.client(args)
-    if client is None:
+    if auto:
+        if client is not None:
+            client.close()
+            raise ValueError("--psf auto runs locally; it does not combine with --scheduler")
+        restore_estimated(args, pairs, skip_existing, report, on_error)
+    elif client is None:
         files.restore_files(
             pairs,
             lambda axis: options.restorer(args, axis),
@@ -119,3 +129,33 @@ def folder_pairs(args, report: files.Report) -> list[tuple[Path, Path]]:
     except OSError as exc:
         raise OSError(f"cannot create output folder {output}: {exc.strerror or exc}") from None
     return pairs
+
+
+def restore_estimated(args, pairs, skip_existing, report, on_error) -> None:
+    """``--psf auto``: estimate each image's blur, say it, restore with it."""
+    from ..estimate.psf import estimate_psf
+    from ..media.images import read_image
+
+    for source, target in pairs:
+        if skip_existing and target.exists():
+            report.skipped += 1
+            continue
+        try:
+            image, _ = files.split_channels(read_image(source))
+            axis = -1 if image.ndim == 3 else None
+            estimate = estimate_psf(image, channel_axis=axis, backend=args.backend)
+        except (OSError, ValueError) as exc:
+            report.failed.append((source, str(exc)))
+            on_error(source, str(exc))
+            continue
+        options.report_estimate("deblur", source, estimate)
+        estimated = options.with_psf(args, estimate.psf)
+        files.restore_files(
+            [(source, target)],
+            lambda axis, estimated=estimated: options.restorer(estimated, axis),
+            batch_size=1,
+            skip_existing=False,
+            report=report,
+            on_error=on_error,
+            progress=False,
+        )

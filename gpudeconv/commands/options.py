@@ -35,6 +35,8 @@ def check_backend(args) -> None:
 
 
 def psf(text: str):
+    if text == "auto":
+        return "auto"  # estimated from the input itself (see estimated_restorer)
     try:
         return from_spec(text)
     except (ValueError, TypeError, OSError) as exc:
@@ -83,7 +85,11 @@ def restore_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("restoration")
     group.add_argument(
-        "--psf", required=True, type=psf, metavar="SPEC", help=f"the blur: {SPEC_HELP}"
+        "--psf",
+        required=True,
+        type=psf,
+        metavar="SPEC",
+        help=f"the blur: {SPEC_HELP}; or auto: estimate it from the input and print it",
     )
     group.add_argument(
         "--method",
@@ -205,6 +211,27 @@ def restorer(args, channel_axis):
 
     check_backend(args)
     return make_deconvolver(args.psf, args.method, **method_options(args, channel_axis))
+
+
+def is_auto(spec) -> bool:
+    """Whether ``--psf`` asks for the blur to be estimated."""
+    return isinstance(spec, str) and spec == "auto"
+
+
+def with_psf(args, kernel):
+    """A copy of the parsed ``args`` with ``--psf`` set to ``kernel``."""
+    return argparse.Namespace(**{**vars(args), "psf": kernel})
+
+
+def report_estimate(command: str, what, estimate) -> None:
+    """Say what ``--psf auto`` found, as the spec a user can reuse."""
+    line = (
+        f"gpudeconv {command}: {what}: --psf {estimate.spec} "
+        f"(confidence {estimate.confidence:.2f}: {estimate.reason})"
+    )
+    if estimate.confidence < 0.5:
+        line += "; LOW CONFIDENCE: check the result, or give --psf yourself"
+    print(line, flush=True)
 
 
 def error(command: str, message: str) -> None:

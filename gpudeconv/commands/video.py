@@ -27,7 +27,20 @@ def register(sub, parents) -> None:
     video.set_defaults(run=run)
 
 
+def estimate_from_clip(args):
+    """``--psf auto``: one estimate from frames spread over the clip, said aloud."""
+    from ..estimate.psf import estimate_psf
+    from ..media.sample import sample_video_frames
+
+    frames = sample_video_frames(args.input)
+    estimate = estimate_psf(frames, channel_axis=-1, frame_axis=0, backend=args.backend)
+    options.report_estimate("video", f"{args.input} ({len(frames)} frames sampled)", estimate)
+    return options.with_psf(args, estimate.psf)
+
+
 def run(args) -> int:
+    if options.is_auto(args.psf):
+        args = estimate_from_clip(args)
     client = options.client(args)
     try:
         if client is None:

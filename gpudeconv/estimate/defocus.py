@@ -1,0 +1,144 @@
+"""Isotropic blurs: defocus (a disk) and Gaussian, from the radial spectrum.
+
+The ring means of the power spectrum are fitted with
+
+    P(rho) = A * rho**-alpha * |H(rho)|**2 + N
+
+where ``A rho**-alpha`` is the power law of natural scenes, ``N`` the white
+noise floor and ``H`` the blur's transfer function: ``1`` (no blur),
+``exp(-2 pi^2 sigma^2 rho^2)`` (Gaussian) or ``2 J1(z) / z`` with
+``z = 2 pi r rho`` (a disk of radius r: its Bessel zeros are the rings).
+For each (alpha, blur) on a grid, ``A`` and ``N`` follow in closed form from
+a least-squares fit of relative errors; the grid point with the least
+squared error of the logs wins. A disk must explain the spectrum better than
+any Gaussian (its zeros are then seen), a Gaussian better than no blur.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .spectrum import Spectrum
+
+__all__ = ["RadialFit", "fit_radial", "ring_means"]
+
+#: Power-law exponents tried for the scene (natural photos fall near rho^-2).
+#: Steeper ones pass for part of a Gaussian blur: allowing up to 3.6, 1 sigma
+#: in 24 (Set12 and colour photos) came out more than 15 % low; up to 3.0, none.
+ALPHAS = np.arange(1.0, 3.01, 0.2)
+SIGMAS = np.arange(0.2, 10.01, 0.05)
+RADII = np.arange(0.6, 16.01, 0.05)
+#: Rings from this frequency (cycles/px) up: below, the periodic component's
+#: removal of the mean and the tile's few samples make the rings unreliable.
+FIRST_RHO = 0.01
+#: Rings up to this frequency. Above it JPEG's quantisation (which zeroes the
+#: small high-frequency coefficients of a blurred photo) bends the noise floor
+#: down, which reads as extra blur: measured on Set12 at quality 85, a Gaussian
+#: sigma came out within 15 % in 1 case of 6 fitted to 0.5 cycle/px, 4 of 6 to
+#: 0.35 and 6 of 6 to 0.25. The disk's rings need the wider range.
+MAX_RHO = 0.35
+MAX_RHO_GAUSSIAN = 0.25
+#: The softness of a sharp photo at the pixel level (lens, demosaicing,
+#: resampling), as a Gaussian sigma: unblurred Set12 images fit 0.35-1.1,
+#: median 0.6. Blurs add in quadrature, so it is taken out of the fitted sigma.
+SCENE_SIGMA = 0.6
+
+
+@dataclass(frozen=True)
+class RadialFit:
+    """Least squared log error (per ring) and parameter of each family."""
+
+    rss_none: float
+    sigma: float
+    rss_gaussian: float
+    radius: float
+    rss_disk: float
+    rings: int
+
+
+def ring_means(spec: Spectrum, max_rho: float = MAX_RHO):
+    """(rho, mean power, bins per ring) for rings of width :attr:`Spectrum.step`."""
+    ring = np.rint(spec.radius / spec.step).astype(np.intp)
+    keep = spec.valid & (spec.radius <= 0.5)
+    count = np.bincount(ring[keep])
+    total = np.bincount(ring[keep], spec.power[keep])
+    rho = np.arange(len(count)) * spec.step
+    use = (count > 0) & (rho >= FIRST_RHO) & (rho <= max_rho)
+    return rho[use], total[use] / count[use], count[use]
+
+
+def _fit(gain: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Squared log error of ``A gain + N`` against ``y`` for each row of ``gain``.
+
+    ``A >= 0`` and ``N >= 0`` minimise the weighted relative error
+    ``sum w ((A g + N) / y - 1)^2`` (a 2x2 linear system per row).
+    """
+    g = gain / y
+    z = 1.0 / y
+    sgg, sgz, szz = (g * g) @ w, (g * z) @ w, (z * z) @ w
+    sg, sz = g @ w, z @ w
+    det = sgg * szz - sgz**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (sg * szz - sz * sgz) / det
+        n = (sgg * sz - sgz * sg) / det
+        # Where a bound is active, refit the other alone.
+        a_only = sg / sgg
+        n_only = sz / szz
+    bad = ~np.isfinite(a) | ~np.isfinite(n) | (a < 0) | (n < 0)
+    a = np.where(bad & (n < 0), a_only, a)
+    n = np.where(bad & (n < 0), 0.0, n)
+    n = np.where(bad & (a < 0), n_only, n)
+    a = np.where(bad & (a < 0), 0.0, a)
+    model = np.maximum(a[:, None] * gain + n[:, None], 1e-30)
+    return ((np.log(model) - np.log(y)) ** 2) @ w / w.sum()
+
+
+@functools.lru_cache(maxsize=8)
+def _transfer(rho_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    rho = np.asarray(rho_key)
+    gauss = np.exp(-4 * np.pi**2 * SIGMAS[:, None] ** 2 * rho[None, :] ** 2)
+    z = 2 * np.pi * RADII[:, None] * rho[None, :]
+    disk = (2 * special.j1(z) / z) ** 2
+    return gauss, disk
+
+
+def _best(rho, y, w, table, params) -> tuple[float, float]:
+    """(least squared log error, parameter) over ALPHAS x the rows of ``table``."""
+    errors = np.stack([_fit(rho ** (-alpha) * table, y, w) for alpha in ALPHAS])
+    i, j = np.unravel_index(np.argmin(errors), errors.shape)
+    return float(errors[i, j]), float(params[j])
+
+
+def _rings(spec: Spectrum, max_rho: float):
+    rho, y, count = ring_means(spec, max_rho)
+    if len(rho) < 8:
+        raise ValueError(f"too few frequency rings ({len(rho)}) to fit a blur")
+    return rho, np.maximum(y, 1e-12), np.sqrt(count.astype(np.float64))
+
+
+def fit_radial(spec: Spectrum) -> RadialFit:
+    """The best no-blur, Gaussian and disk fits to the rings of ``spec``.
+
+    The errors compare the families on the same rings; the Gaussian's sigma
+    is then refitted on the narrower band where JPEG leaves the floor alone.
+    """
+    rho, y, w = _rings(spec, MAX_RHO)
+    gauss, disk = _transfer(tuple(np.round(rho, 12)))
+    rss_none, _ = _best(rho, y, w, np.ones((1, len(rho))), np.zeros(1))
+    rss_gaussian, _ = _best(rho, y, w, gauss, SIGMAS)
+    rss_disk, radius = _best(rho, y, w, disk, RADII)
+    rho, y, w = _rings(spec, MAX_RHO_GAUSSIAN)
+    _, sigma = _best(rho, y, w, _transfer(tuple(np.round(rho, 12)))[0], SIGMAS)
+    sigma = float(np.sqrt(max(sigma**2 - SCENE_SIGMA**2, 0.0)))
+    return RadialFit(
+        rss_none=rss_none,
+        sigma=sigma,
+        rss_gaussian=rss_gaussian,
+        radius=radius,
+        rss_disk=rss_disk,
+        rings=len(rho),
+    )
