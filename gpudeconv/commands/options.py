@@ -82,15 +82,15 @@ def restore_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--border",
-        choices=("reflect", "edgetaper", "circular"),
-        default="reflect",
-        help="border handling (default: reflect)",
+        choices=("harmonic", "reflect", "edgetaper", "circular", "unknown"),
+        default="harmonic",
+        help="border handling (default: harmonic)",
     )
     group.add_argument(
         "--pad",
         type=non_negative_int,
         metavar="N",
-        help="mirror at least N px per side (reflect; default: the PSF's size)",
+        help="pad at least N px per side (harmonic, reflect, unknown; default: the PSF's size)",
     )
     add_backend(group)
     group.add_argument(
