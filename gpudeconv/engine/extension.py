@@ -83,23 +83,39 @@ class HarmonicExtension:
         ``buffer`` (..., padded rows, padded cols), converting the dtype."""
         rows, cols = self.shape
         buffer[..., :rows, :cols] = frames
+        inside = buffer[..., :rows, :cols]
+        below, right = self.bands(
+            backend, inside[..., [rows - 1, 0], :], inside[..., [cols - 1, 0]]
+        )
+        if below is not None:
+            buffer[..., rows:, :cols] = below
+        if right is not None:
+            buffer[..., cols:] = right
+
+    def bands(self, backend, row_edges, column_edges):
+        """The extension from the frames' edges alone: ``row_edges``
+        (..., 2, cols) holds the last and the first row, ``column_edges``
+        (..., rows, 2) the last and the first column (float). Returns the
+        band below the frame (..., padded rows - rows, cols) and the band to
+        its right (..., padded rows, padded cols - cols); None where empty."""
         # Non-finite or huge pixels are reported after the FFT, by the caller.
         with np.errstate(invalid="ignore", over="ignore"):
-            self._extend(backend, buffer)
+            return self._bands(backend, row_edges, column_edges)
 
-    def _extend(self, backend, buffer) -> None:
+    def _bands(self, backend, row_edges, column_edges):
         xp, fft = backend.xp, backend.fft
         rows, cols = self.shape
+        below = right = None
         if self.tables[0] is not None:
             near, far = self.tables[0]
-            edges = buffer[..., [rows - 1, 0], :cols]
-            even = xp.concatenate([edges, edges[..., ::-1]], axis=-1)
+            even = xp.concatenate([row_edges, row_edges[..., ::-1]], axis=-1)
             spectra = fft.rfft(even, axis=-1)
             strip = spectra[..., :1, :] * near + spectra[..., 1:, :] * far
-            buffer[..., rows:, :cols] = fft.irfft(strip, 2 * cols, axis=-1)[..., :cols]
+            below = fft.irfft(strip, 2 * cols, axis=-1)[..., :cols]
+            column_edges = xp.concatenate([column_edges, below[..., [cols - 1, 0]]], axis=-2)
         if self.tables[1] is not None:
             near, far = self.tables[1]
-            edges = xp.swapaxes(buffer[..., :, [cols - 1, 0]], -1, -2)
-            spectra = fft.rfft(edges, axis=-1)
+            spectra = fft.rfft(xp.swapaxes(column_edges, -1, -2), axis=-1)
             strip = spectra[..., :1, :] * near + spectra[..., 1:, :] * far
-            buffer[..., cols:] = xp.swapaxes(fft.irfft(strip, self.padded[0], axis=-1), -1, -2)
+            right = xp.swapaxes(fft.irfft(strip, self.padded[0], axis=-1), -1, -2)
+        return below, right

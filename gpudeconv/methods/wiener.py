@@ -44,16 +44,25 @@ def check_snr(snr, *, allow_auto: bool = True):
 
 
 def _check_unknown(border, snr, iterations) -> int | None:
-    """``iterations`` for ``border="unknown"`` (which needs a numeric snr)."""
-    if border != "unknown":
+    """Conjugate-gradient steps on the unknown-boundary problem: for
+    ``border="unknown"`` (default 40) and ``"harmonic"`` (default 1, the
+    extension alone with ``snr="auto"``); they need a numeric snr."""
+    if border not in ("harmonic", "unknown"):
         if iterations is not None:
-            raise ValueError(f"iterations applies to border='unknown' only, got border={border!r}")
+            raise ValueError(
+                f"iterations applies to border='harmonic' or 'unknown' only, got border={border!r}"
+            )
         return None
-    if snr == "auto":
-        raise ValueError("border='unknown' needs a numeric snr, got snr='auto'")
     if iterations is None:
-        return unknown_boundary.ITERATIONS
-    return unknown_boundary.check_iterations(iterations)
+        if snr == "auto":
+            if border == "unknown":
+                raise ValueError("border='unknown' needs a numeric snr, got snr='auto'")
+            return 0
+        return unknown_boundary.ITERATIONS if border == "unknown" else 1
+    iterations = unknown_boundary.check_iterations(iterations)
+    if iterations and snr == "auto":
+        raise ValueError(f"iterations={iterations} needs a numeric snr, got snr='auto'")
+    return iterations
 
 
 def _check_reg(reg):
@@ -107,7 +116,7 @@ class Wiener(FourierFilter):
         self.snr = check_snr(snr)
         self.reg = _check_reg(reg)
         self.iterations = _check_unknown(self.border, self.snr, iterations)
-        if self.iterations is not None:
+        if self.iterations:
             self.frames_of_memory = 10  # spectrum, residual, direction, their products
         #: The snr used for each frame of the last call (chosen per frame with
         #: ``snr="auto"``): the image's shape without its spatial axes,
@@ -135,7 +144,7 @@ class Wiener(FourierFilter):
 
     # -- snr="auto": the discrepancy principle, per frame --------------------
     def _plan_extra(self, backend, plan, work):
-        if self.border == "unknown":
+        if self.iterations:
             unknown_boundary.plan_unknown(backend, plan, self.psf)
         if not self.auto:
             return
@@ -171,7 +180,7 @@ class Wiener(FourierFilter):
         plan.extra["r_power"] = None if reg is None else r_power
 
     def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
-        if self.border != "unknown" or plan.padding.padded == plan.padding.shape:
+        if not self.iterations or plan.padding.padded == plan.padding.shape:
             return super()._apply(backend, plan, chunk, work, check_finite, offset, index)
         buffer = self._prepare(backend, plan, chunk, work)
         if check_finite:
@@ -271,12 +280,14 @@ def wiener(
     border : {"harmonic", "reflect", "edgetaper", "circular", "unknown"}, default "harmonic"
         ``"harmonic"`` extends the frame by ``pad`` pixels per side (rounded
         up to fast FFT lengths) with the smooth periodic function that
-        continues its edges (:mod:`gpudeconv.engine.extension`), restores and
-        crops. ``"reflect"`` mirrors every side instead (edge pixel repeated).
-        ``"unknown"`` treats the scene outside the frame as unknown: the
-        regularised least-squares problem with only the frame's pixels in the
-        data term, solved by conjugate gradients (:mod:`.unknown_boundary`);
-        needs a numeric ``snr``; several times slower, the best at the edges.
+        continues its edges (:mod:`gpudeconv.engine.extension`), takes one
+        conjugate-gradient step towards ``"unknown"`` (with a numeric
+        ``snr``), restores and crops. ``"reflect"`` mirrors every side
+        instead (edge pixel repeated). ``"unknown"`` treats the scene outside
+        the frame as unknown: the regularised least-squares problem with only
+        the frame's pixels in the data term, solved by conjugate gradients
+        (:mod:`.unknown_boundary`); needs a numeric ``snr``; several times
+        slower, the best at the edges.
         ``"edgetaper"`` blends the edges with their blur (MATLAB
         ``edgetaper``) and filters circularly. ``"circular"`` assumes the frame
         is periodic.
@@ -299,7 +310,8 @@ def wiener(
         the current one); ignored on the CPU.
     iterations : int, optional
         Conjugate-gradient iterations for ``border="unknown"`` (default 40;
-        it stops earlier once converged).
+        it stops earlier once converged) and ``"harmonic"`` (default 1; 0 is
+        the extension alone, as with ``snr="auto"``).
     return_snr : bool
         Also return the snr used for each frame (chosen per frame with
         ``"auto"``): a NumPy array, the image's shape without its spatial

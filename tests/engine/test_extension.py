@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-import scipy.signal
-from conftest import psnr
+from conftest import larger_scene_crop, psnr
 from skimage.registration import phase_cross_correlation
 
 import gpudeconv
@@ -83,15 +82,6 @@ def test_constant_frames_extend_constant_and_the_seam_is_smooth():
     assert np.abs(steps).max() <= 29 / 10 + 1e-9
 
 
-def larger_scene_crop(image, kernel, margin=40):
-    """Blur a whole image (a true convolution), keep an inner crop: the frame
-    a camera with that blur would see, with light from outside the frame."""
-    scene = image.astype(np.float64)
-    blurred = scipy.signal.fftconvolve(scene, kernel, mode="same")
-    crop = (slice(margin, -margin), slice(margin, -margin))
-    return scene[crop], np.round(blurred[crop])
-
-
 @pytest.mark.parametrize("length, angle", [(21, 30), (15, 120)])
 def test_beats_reflect_on_a_larger_scene_and_does_not_shift(peppers, length, angle):
     kernel = gpudeconv.psf.motion(length, angle)
@@ -116,7 +106,8 @@ def test_default_border_is_harmonic_and_pad_applies(peppers):
     padded = tuple(fast_length(n + 2 * 20) for n in image.shape)
     frame = harmonic_reference(image, padded)
     restored = gpudeconv.wiener(frame, kernel, border="circular")[:60, :70]
-    np.testing.assert_allclose(gpudeconv.wiener(image, kernel, pad=20), restored, atol=1e-9)
+    extended = gpudeconv.wiener(image, kernel, pad=20, iterations=0)
+    np.testing.assert_allclose(extended, restored, atol=1e-9)
 
 
 def test_gpu_agrees_with_cpu(backend):
