@@ -16,7 +16,9 @@ frame, ``e = S G z`` with ``G = H W = |H|^2 / (|H|^2 + |R|^2 / snr)`` and
 
 .. math:: (I - S G S)\, e = S G M y
 
-in the padding's pixels only, solved here by conjugate gradients started from
+in the padding's pixels only (for ``y`` less its mean, which is then
+filtered as the plain Wiener filter does: regularising deviations from the
+frame's mean keeps constant frames constant), solved here by conjugate gradients started from
 the harmonic extension (:mod:`gpudeconv.engine.extension`), which already has
 the slowly varying part of ``e`` right; the circulant Wiener filter is then
 the exact solver of the rest (``e`` is its input), so each iteration costs one
@@ -70,6 +72,11 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
     def dot(a, b):
         return (a * b).sum(axis=(-2, -1), keepdims=True)
 
+    # Deviations from each frame's mean are what is regularised: with R = 1 a
+    # constant frame then stays constant (as in the plain Wiener filter),
+    # instead of the unseen scene being pulled towards black.
+    mean = buffer[..., :rows, :cols].mean(axis=(-2, -1), keepdims=True)
+    buffer -= mean
     spectrum = backend.rfft2(buffer)
     # The residual of the system: S G z - e (zero on the frame).
     residual = _band(backend.irfft2(spectrum * reblur, padded), rows, cols)
@@ -92,6 +99,7 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
         direction *= ratio
         direction += residual
         power = new_power
+    spectrum[..., 0, 0] += mean[..., 0, 0] * (padded[0] * padded[1])
     spectrum *= plan.transfer
     if offset:
         spectrum[..., 0, 0] += offset * padded[0] * padded[1]
