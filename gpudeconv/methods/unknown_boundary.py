@@ -70,7 +70,10 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
     reblur = plan.extra["reblur"]
 
     def dot(a, b):
-        return (a * b).sum(axis=(-2, -1), keepdims=True)
+        # Over the padding only: the vectors are zero on the frame.
+        below = (a[..., rows:, :] * b[..., rows:, :]).sum(axis=(-2, -1), keepdims=True)
+        beside = (a[..., :rows, cols:] * b[..., :rows, cols:]).sum(axis=(-2, -1), keepdims=True)
+        return below + beside
 
     # Deviations from each frame's mean are what is regularised: with R = 1 a
     # constant frame then stays constant (as in the plain Wiener filter),
@@ -82,9 +85,9 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
     residual = _band(backend.irfft2(spectrum * reblur, padded), rows, cols)
     residual -= _band(buffer, rows, cols)
     del buffer
-    direction = residual.copy()
+    direction = residual
     power = dot(residual, residual)
-    stop = float(xp.max(power)) * TOLERANCE**2
+    stop = float(xp.max(power)) * TOLERANCE**2 if iterations > 5 else 0.0
     for i in range(iterations):
         if i % 5 == 4 and float(xp.max(power)) <= stop:  # a host sync every 5 only
             break
@@ -93,11 +96,12 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
         curvature = dot(direction, product)
         step = xp.where(curvature > 0, power / xp.where(curvature > 0, curvature, 1), 0)
         spectrum += step * direction_spectrum
-        residual -= step * product
+        if i == iterations - 1:
+            break  # the last step needs no new direction
+        residual = residual - step * product
         new_power = dot(residual, residual)
         ratio = xp.where(power > 0, new_power / xp.where(power > 0, power, 1), 0)
-        direction *= ratio
-        direction += residual
+        direction = residual + ratio * direction
         power = new_power
     spectrum[..., 0, 0] += mean[..., 0, 0] * (padded[0] * padded[1])
     spectrum *= plan.transfer
