@@ -46,7 +46,7 @@ def default_depth(psf, method: str = "wiener", **options) -> int:
     iterative methods."""
     if method != "wiener":
         return 3 * max(np.shape(psf))
-    snr = options.get("snr", 100.0)
+    snr = options.get("snr", "auto")  # what make_deconvolver defaults to
     return filter_reach(psf, 1000.0 if snr == "auto" else snr, options.get("reg"))
 
 
