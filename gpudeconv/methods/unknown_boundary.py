@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..engine.otf import transfer_function
 
 __all__ = ["ITERATIONS", "check_iterations", "plan_unknown", "restore_unknown"]
@@ -51,8 +53,16 @@ def check_iterations(iterations) -> int:
 
 def plan_unknown(backend, plan, psf) -> None:
     """Cache ``H`` times the plan's Wiener filter (``G``, real) for the solver."""
-    h = transfer_function(backend, psf, plan.padding.padded).astype(plan.transfer.dtype)
-    plan.extra["reblur"] = (h * plan.transfer).real
+    padded = plan.padding.padded
+    h = transfer_function(backend, psf, padded).astype(plan.transfer.dtype)
+    reblur = (h * plan.transfer).real
+    plan.extra["reblur"] = reblur
+    # p . G p by Parseval from the half spectrum: columns 1 .. N/2 - 1 of a
+    # real FFT stand for two frequencies each; divided by the pixel count.
+    columns = np.arange(reblur.shape[-1])
+    twice = (columns > 0) & (2 * columns != padded[1])
+    weight = np.where(twice, 2.0, 1.0) / (padded[0] * padded[1])
+    plan.extra["reblur_parseval"] = reblur * backend.xp.asarray(weight, dtype=reblur.dtype)
 
 
 def _band(a, rows, cols):
@@ -79,11 +89,15 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
     # constant frame then stays constant (as in the plain Wiener filter),
     # instead of the unseen scene being pulled towards black.
     mean = buffer[..., :rows, :cols].mean(axis=(-2, -1), keepdims=True)
-    buffer -= mean
     spectrum = backend.rfft2(buffer)
+    spectrum[..., 0, 0] -= mean[..., 0, 0] * (padded[0] * padded[1])
     # The residual of the system: S G z - e (zero on the frame).
     residual = _band(backend.irfft2(spectrum * reblur, padded), rows, cols)
-    residual -= _band(buffer, rows, cols)
+    below = (Ellipsis, slice(rows, None), slice(None))
+    beside = (Ellipsis, slice(None, rows), slice(cols, None))
+    for part in (below, beside):
+        residual[part] -= buffer[part]
+        residual[part] += mean
     del buffer
     direction = residual
     power = dot(residual, residual)
@@ -92,12 +106,16 @@ def restore_unknown(backend, plan, buffer, iterations: int, offset: float = 0.0)
         if i % 5 == 4 and float(xp.max(power)) <= stop:  # a host sync every 5 only
             break
         direction_spectrum = backend.rfft2(direction)
-        product = direction - _band(backend.irfft2(direction_spectrum * reblur, padded), rows, cols)
-        curvature = dot(direction, product)
+        # p . (I - S G S) p = p . p - p . G p, the latter by Parseval: the last
+        # step needs no inverse transform.
+        magnitude = direction_spectrum.real**2 + direction_spectrum.imag**2
+        magnitude *= plan.extra["reblur_parseval"]
+        curvature = dot(direction, direction) - magnitude.sum(axis=(-2, -1), keepdims=True)
         step = xp.where(curvature > 0, power / xp.where(curvature > 0, curvature, 1), 0)
         spectrum += step * direction_spectrum
         if i == iterations - 1:
             break  # the last step needs no new direction
+        product = direction - _band(backend.irfft2(direction_spectrum * reblur, padded), rows, cols)
         residual = residual - step * product
         new_power = dot(residual, residual)
         ratio = xp.where(power > 0, new_power / xp.where(power > 0, power, 1), 0)

@@ -117,7 +117,9 @@ class Wiener(FourierFilter):
         self.reg = _check_reg(reg)
         self.iterations = _check_unknown(self.border, self.snr, iterations)
         if self.iterations:
-            self.frames_of_memory = 10  # spectrum, residual, direction, their products
+            # Spectrum, residual, direction and its spectrum, products: one
+            # step keeps fewer of them alive.
+            self.frames_of_memory = 7 if self.iterations == 1 else 10
         #: The snr used for each frame of the last call (chosen per frame with
         #: ``snr="auto"``): the image's shape without its spatial axes,
         #: channels last.
