@@ -18,7 +18,7 @@ import numpy as np
 from .engine import frames as _frames
 from .engine.arrays import is_cupy_array
 from .engine.backend import numpy_backend
-from .engine.borders import Padding, fast_length
+from .engine.borders import Padding, check_pad, fast_length
 from .engine.dispatch import resolve_backend
 from .engine.extension import HarmonicExtension
 from .engine.kernels import normalize
@@ -81,7 +81,7 @@ def padded_frames(image, psf, spatial, work, pad=None):
 
     moved = da.moveaxis(image, spatial, (-2, -1)).astype(work)
     shape = moved.shape[-2:]
-    padded = Padding.reflect(shape, normalize(psf).shape, pad).padded
+    padded = Padding.reflect(shape, normalize(psf).shape, check_pad(pad)).padded
     batch_chunks = moved.chunks[:-2]
     rows = da.stack([moved[..., shape[0] - 1, :], moved[..., 0, :]], axis=-2)
     columns = da.stack([moved[..., :, shape[1] - 1], moved[..., :, 0]], axis=-1)
@@ -133,6 +133,8 @@ def even_chunks(length: int, like: tuple[int, ...]) -> tuple[int, ...]:
 
 def finish(block, out_dtype):
     """Round, clip and cast a float tile for ``out_dtype`` (as the engine does)."""
-    xp = np if not is_cupy_array(block) else __import__("cupy")
+    xp = np
+    if is_cupy_array(block):
+        import cupy as xp
     block = block + _frames.rounding_offset(out_dtype)
     return _frames.cast_into(xp, block, out_dtype).astype(out_dtype)
