@@ -7,9 +7,14 @@ chunks, with the options of the in-memory functions:
 - chunks along batch axes only: each chunk is restored as a batch, exactly as
   in memory;
 - chunks along the spatial axes (one image too large for memory): tiles are
-  restored with an overlap of ``depth`` pixels (default 3x the PSF's extent)
-  taken from their neighbours, and the package's own border handling at the
-  image's outer edges;
+  restored with an overlap of ``depth`` pixels taken from their neighbours
+  (default: the Wiener filter's reach, measured on its impulse response,
+  :func:`gpudeconv.tiling.filter_reach`). With Wiener's harmonic border (the
+  default) the frame is first extended exactly as the whole image would be
+  and tiled periodically, so every pixel, the outermost included, gets the
+  whole image's result with ``iterations=0`` (the extension without the
+  global conjugate-gradient step) up to the reach's tolerance; other borders
+  and methods use the package's own border handling at the outer edges;
 - NumPy or CuPy chunks: the result's chunk type follows the input.
 
 Runs on any dask scheduler, ``dask.distributed`` clusters included (one
@@ -30,13 +35,19 @@ import numpy as np
 from .deconvolve import make_deconvolver
 from .engine import frames as _frames
 from .engine.backend import fft_threads
+from .tiling import even_chunks, filter_reach, finish, padded_frames
 
 __all__ = ["wiener", "richardson_lucy", "deconvolve", "restore_stack", "default_depth"]
 
 
-def default_depth(psf_shape) -> int:
-    """Overlap for spatial tiles: three times the PSF's extent."""
-    return 3 * max(psf_shape)
+def default_depth(psf, method: str = "wiener", **options) -> int:
+    """Overlap for spatial tiles: the Wiener filter's reach at its snr (at
+    snr 1000 for ``snr="auto"``), three times the PSF's extent for the
+    iterative methods."""
+    if method != "wiener":
+        return 3 * max(np.shape(psf))
+    snr = options.get("snr", "auto")  # what make_deconvolver defaults to
+    return filter_reach(psf, 1000.0 if snr == "auto" else snr, options.get("reg"))
 
 
 class _RestoreBlock:
@@ -73,7 +84,7 @@ def deconvolve(image, psf, method: str = "wiener", *, depth=None, fft_workers: i
     method : {"wiener", "richardson_lucy", "sparse"}
     depth : int, optional
         Overlap between spatial tiles, when the spatial axes are chunked
-        (default 3x the PSF's extent). Ignored otherwise.
+        (default: :func:`default_depth`). Ignored otherwise.
     fft_workers : int, default 1
         FFT threads inside each task.
     **options
@@ -97,9 +108,11 @@ def deconvolve(image, psf, method: str = "wiener", *, depth=None, fft_workers: i
     if all(len(image.chunks[a]) == 1 for a in spatial):
         return image.map_blocks(task, dtype=out_dtype, meta=meta, token=f"gpudeconv-{method}")
     if depth is None:
-        depth = default_depth(np.shape(psf))
+        depth = default_depth(psf, method, **options)
     if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
         raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
+    if method == "wiener" and options.get("border", "harmonic") == "harmonic":
+        return _periodic_tiles(image, task, spatial, depth, out_dtype, options)
     for a in spatial:
         if min(image.chunks[a]) < depth and len(image.chunks[a]) > 1:
             raise ValueError(
@@ -118,6 +131,42 @@ def deconvolve(image, psf, method: str = "wiener", *, depth=None, fft_workers: i
         meta=meta,
         token=f"gpudeconv-{method}",
     )
+
+
+def _periodic_tiles(image, task, spatial, depth, out_dtype, options):
+    """Tiles of the harmonically extended frame, restored circularly with
+    periodic overlap, cropped: the whole image's result, tile by tile."""
+    work, _ = _frames.dtypes(image.dtype, options.get("precision"))
+    padded, (rows, cols) = padded_frames(image, task.psf, spatial, work, options.get("pad"))
+    axes = (padded.ndim - 2, padded.ndim - 1)
+    chunks = {
+        a: even_chunks(padded.shape[a], image.chunks[s]) for a, s in zip(axes, spatial, strict=True)
+    }
+    for a, s in zip(axes, spatial, strict=True):
+        if min(chunks[a]) < depth and len(chunks[a]) > 1:
+            raise ValueError(
+                f"spatial chunks must be at least depth={depth} pixels; axis {s} has "
+                f"chunks {image.chunks[s]} (rechunk, or pass a smaller depth)"
+            )
+    tile_options = {
+        k: v for k, v in options.items() if k not in ("border", "pad", "channel_axis", "iterations")
+    }
+    tile = _RestoreBlock(
+        task.psf, task.method, tile_options | {"border": "circular"}, task.fft_workers
+    )
+    restored = da.map_overlap(
+        tile,
+        padded.rechunk(chunks),
+        depth={a: depth for a in axes},
+        boundary="periodic",
+        trim=True,
+        dtype=work,
+        meta=padded._meta,
+        token=f"gpudeconv-{task.method}-tiles",
+    )
+    restored = da.moveaxis(restored[..., :rows, :cols], (-2, -1), spatial)
+    restored = restored.map_blocks(finish, out_dtype, dtype=out_dtype)
+    return restored.rechunk(image.chunks)
 
 
 def wiener(image, psf, *, depth=None, fft_workers: int = 1, **options):

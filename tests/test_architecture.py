@@ -79,7 +79,7 @@ def test_the_package_has_its_wings():
     for folder in ("engine", "methods", "estimate", "media", "commands"):
         assert (PACKAGE / folder / "__init__.py").is_file()
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "__main__", "dask", "deconvolve", "noise", "psf"]
+    assert top == ["__init__", "__main__", "dask", "deconvolve", "noise", "psf", "tiling"]
 
 
 def test_no_import_circle():

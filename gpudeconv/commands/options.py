@@ -71,13 +71,15 @@ def non_negative_int(text: str) -> int:
 #: out (and refused where it does not apply).
 SNR_DEFAULT = 100  # a number, or "auto"
 ITERATIONS_DEFAULT = 30
-BORDER_DEFAULT = "reflect"
+BORDER_DEFAULT = "harmonic"
 #: The borders each method takes (the library refuses the others).
 METHOD_BORDERS = {
-    "wiener": ("reflect", "edgetaper", "circular"),
-    "richardson_lucy": ("reflect", "circular"),
-    "sparse": ("reflect", "circular"),
+    "wiener": ("harmonic", "reflect", "edgetaper", "circular", "unknown"),
+    "richardson_lucy": ("harmonic", "reflect", "circular", "unknown"),
+    "sparse": ("harmonic", "reflect", "circular", "unknown"),
 }
+#: The borders that pad the frame (and so take --pad).
+PADDED_BORDERS = ("harmonic", "reflect", "unknown")
 
 
 def restore_options() -> argparse.ArgumentParser:
@@ -118,14 +120,14 @@ def restore_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--border",
-        choices=("reflect", "edgetaper", "circular"),
+        choices=("harmonic", "reflect", "edgetaper", "circular", "unknown"),
         help=f"border handling (default: {BORDER_DEFAULT}; edgetaper: --method wiener only)",
     )
     group.add_argument(
         "--pad",
         type=non_negative_int,
         metavar="N",
-        help="mirror at least N px per side (reflect; default: the PSF's size)",
+        help="pad at least N px per side (harmonic, reflect, unknown; default: the PSF's size)",
     )
     add_backend(group)
     group.add_argument(
@@ -183,8 +185,8 @@ def usage_problem(args) -> str | None:
     if border not in METHOD_BORDERS[method]:
         borders = ", ".join(METHOD_BORDERS[method])
         return f"--method {method} takes --border {borders}, not --border {border}"
-    if args.pad is not None and border != "reflect":
-        return f"--pad applies to --border reflect only, not --border {border}"
+    if args.pad is not None and border not in PADDED_BORDERS:
+        return f"--pad applies to --border {', '.join(PADDED_BORDERS)} only, not --border {border}"
     return None
 
 

@@ -36,10 +36,13 @@ from .arrays import is_cupy_array
 from .backend import Backend, Job
 from .borders import Padding, check_pad, taper, taper_weights
 from .dispatch import check_backend_name, check_device, resolve_backend
+from .extension import HarmonicExtension
 from .kernels import normalize
 from .otf import transfer_function
 
-BORDERS = ("reflect", "edgetaper", "circular")
+BORDERS = ("harmonic", "reflect", "edgetaper", "circular", "unknown")
+#: Borders that extend the frame into padding (``pad`` applies to them).
+PADDED_BORDERS = ("harmonic", "reflect", "unknown")
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Plan:
     transfer: Any  # complex (padded rows, padded cols // 2 + 1) on the device
     taper: tuple | None = None  # (weights, psf transfer function) for edgetaper
     bytes_per_frame: int = 0
+    extension: Any = None  # HarmonicExtension for the harmonic and unknown borders
     extra: dict = field(default_factory=dict)  # what a subclass caches besides
 
 
@@ -72,7 +76,7 @@ class FourierFilter:
         self,
         psf,
         *,
-        border: str = "reflect",
+        border: str = "harmonic",
         pad=None,
         channel_axis: int | None = None,
         backend: str = "auto",
@@ -87,8 +91,10 @@ class FourierFilter:
             )
         self.border = border
         self.pad = check_pad(pad)
-        if self.pad is not None and border != "reflect":
-            raise ValueError(f"pad applies to border='reflect' only, got border={border!r}")
+        if self.pad is not None and border not in PADDED_BORDERS:
+            raise ValueError(
+                f"pad applies to border='harmonic', 'reflect' or 'unknown', got border={border!r}"
+            )
         self.channel_axis = _frames.check_channel_axis(channel_axis)
         self.backend = check_backend_name(backend)
         _frames.dtypes(np.float32, precision)  # validates
@@ -221,12 +227,15 @@ class FourierFilter:
         if tapering is not None:
             bytes_per_frame *= 2
         plan = Plan(padding, transfer, tapering, bytes_per_frame)
+        if self.border in ("harmonic", "unknown") and padding.padded != padding.shape:
+            with backend.context():
+                plan.extension = HarmonicExtension(backend, shape, padding.padded, work)
         with backend.context():
             self._plan_extra(backend, plan, work)
         return plan
 
     def _padding(self, shape) -> Padding:
-        if self.border == "reflect":
+        if self.border in PADDED_BORDERS:
             return Padding.reflect(shape, self.psf.shape, self.pad, seamless=self.seamless)
         return Padding.none(shape)
 
@@ -246,7 +255,10 @@ class FourierFilter:
             return taper(backend, *plan.taper, chunk.astype(work, copy=True))
         if padding.padded != padding.shape:
             buffer = backend.xp.empty(chunk.shape[:-2] + padding.padded, dtype=work)
-            backend.fill_padding(padding, chunk, buffer)
+            if plan.extension is not None:
+                plan.extension.fill(backend, chunk, buffer)
+            else:
+                backend.fill_padding(padding, chunk, buffer)
             return buffer
         return chunk.astype(work, copy=False)
 

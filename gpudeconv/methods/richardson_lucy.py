@@ -16,7 +16,7 @@ from ..engine.pipeline import FourierFilter, raise_if_not_finite
 
 __all__ = ["RichardsonLucy", "richardson_lucy"]
 
-BORDERS = ("reflect", "circular", "zero")
+BORDERS = ("reflect", "circular", "zero", "harmonic", "unknown")
 _EPS = 1e-12
 
 
@@ -48,7 +48,9 @@ class RichardsonLucy(FourierFilter):
             border = "zero"
         # The engine knows "reflect" and "circular"; "zero" pads like reflect
         # (at least the PSF's extent beyond the frame, so no light wraps).
-        super().__init__(psf, border="circular" if border == "circular" else "reflect", **options)
+        # "harmonic" and "unknown" are "reflect" started from the harmonic extension.
+        engine_border = {"circular": "circular", "harmonic": "harmonic", "unknown": "harmonic"}
+        super().__init__(psf, border=engine_border.get(border, "reflect"), **options)
         self.rl_border = border
         self.iterations = int(iterations)
         self.compat = compat
@@ -84,8 +86,7 @@ class RichardsonLucy(FourierFilter):
             estimate = xp.zeros(shape, dtype=work)
             estimate[..., :rows, :cols] = 0.5
         elif padding.padded != padding.shape:
-            estimate = xp.empty(shape, dtype=work)
-            backend.fill_padding(padding, observed, estimate)
+            estimate = self._prepare(backend, plan, observed, work)
         else:
             estimate = observed.copy()
         ratio = xp.zeros(shape, dtype=work)
@@ -143,11 +144,13 @@ def richardson_lucy(
         Normalised to sum 1.
     iterations : int, default 30
         More iterations sharpen more and amplify more noise.
-    border : {"reflect", "circular", "zero"}, default "reflect"
+    border : {"reflect", "circular", "zero", "harmonic", "unknown"}, default "reflect"
         ``"reflect"``: the estimate extends beyond the frame and only the
         observed pixels count (Bertero–Boccacci), started from the seamlessly
-        mirrored frame. ``"circular"``: the frame is periodic. ``"zero"``: the
-        scene is black outside the frame (scikit-image).
+        mirrored frame; ``"harmonic"`` and ``"unknown"``: the same, started
+        from the harmonic extension (:mod:`gpudeconv.engine.extension`).
+        ``"circular"``: the frame is periodic. ``"zero"``: the scene is black
+        outside the frame (scikit-image).
     compat : {None, "skimage"}
         ``"skimage"`` reproduces ``skimage.restoration.richardson_lucy``:
         zero borders, a constant 0.5 start, no non-negativity, the result

@@ -43,8 +43,10 @@ class SparseDeconvolution(FourierFilter):
     frames_of_memory = 12
 
     def __init__(self, psf, *, weight="auto", border: str = "reflect", **options):
-        if border not in ("reflect", "circular"):
-            raise ValueError(f"border must be 'reflect' or 'circular', got {border!r}")
+        if border not in ("reflect", "circular", "harmonic", "unknown"):
+            raise ValueError(
+                f"border must be 'reflect', 'circular', 'harmonic' or 'unknown', got {border!r}"
+            )
         if not (
             weight == "auto"
             or (
@@ -172,9 +174,10 @@ def sparse_deconvolve(
     weight : "auto" or float
         The data weight lambda, for intensities scaled to a peak of 1; "auto"
         sets it per frame from the estimated noise (see the module notes).
-    border : {"reflect", "circular"}
+    border : {"reflect", "circular", "harmonic", "unknown"}
         ``"reflect"``: the estimate extends beyond the frame and only the
-        observed pixels enter the data term.
+        observed pixels enter the data term; ``"harmonic"`` and ``"unknown"``:
+        the same, started from the harmonic extension.
 
     Returns
     -------

@@ -11,7 +11,8 @@ from ..engine.arrays import to_host
 from ..engine.kernels import check_kernel
 from ..engine.noise import haar_sigma
 from ..engine.otf import transfer_function
-from ..engine.pipeline import FourierFilter
+from ..engine.pipeline import FourierFilter, raise_if_not_finite
+from . import unknown_boundary
 
 __all__ = ["Wiener", "wiener", "LAPLACIAN"]
 
@@ -42,6 +43,28 @@ def check_snr(snr, *, allow_auto: bool = True):
     return snr
 
 
+def _check_unknown(border, snr, iterations) -> int | None:
+    """Conjugate-gradient steps on the unknown-boundary problem: for
+    ``border="unknown"`` (default 40) and ``"harmonic"`` (default 1, the
+    extension alone with ``snr="auto"``); they need a numeric snr."""
+    if border not in ("harmonic", "unknown"):
+        if iterations is not None:
+            raise ValueError(
+                f"iterations applies to border='harmonic' or 'unknown' only, got border={border!r}"
+            )
+        return None
+    if iterations is None:
+        if snr == "auto":
+            if border == "unknown":
+                raise ValueError("border='unknown' needs a numeric snr, got snr='auto'")
+            return 0
+        return unknown_boundary.ITERATIONS if border == "unknown" else 1
+    iterations = unknown_boundary.check_iterations(iterations)
+    if iterations and snr == "auto":
+        raise ValueError(f"iterations={iterations} needs a numeric snr, got snr='auto'")
+    return iterations
+
+
 def _check_reg(reg):
     if reg is None:
         return None
@@ -70,9 +93,10 @@ class Wiener(FourierFilter):
         and noisier.
     reg : None, "laplacian" or (k_r, k_c) array_like
         Regulariser ``R``; None means ``R = 1``.
-    border : {"reflect", "edgetaper", "circular"}
+    border : {"harmonic", "reflect", "edgetaper", "circular", "unknown"}
     pad : int or (int, int), optional
-        With ``border="reflect"``, at least this many mirrored pixels on every
+        With ``border="harmonic"``, ``"reflect"`` or ``"unknown"``, at least
+        this many pixels of padding on every
         side (default: the PSF's extent); the padded frame is then rounded up
         to fast FFT lengths.
     channel_axis : int, optional
@@ -87,10 +111,15 @@ class Wiener(FourierFilter):
     See :func:`wiener` for the layout, dtype and device rules.
     """
 
-    def __init__(self, psf, *, snr=100.0, reg=None, **options):
+    def __init__(self, psf, *, snr=100.0, reg=None, iterations=None, **options):
         super().__init__(psf, **options)
         self.snr = check_snr(snr)
         self.reg = _check_reg(reg)
+        self.iterations = _check_unknown(self.border, self.snr, iterations)
+        if self.iterations:
+            # Spectrum, residual, direction and its spectrum, products: one
+            # step keeps fewer of them alive.
+            self.frames_of_memory = 7 if self.iterations == 1 else 10
 
     @property
     def last_snr(self):
@@ -121,6 +150,8 @@ class Wiener(FourierFilter):
 
     # -- snr="auto": the discrepancy principle, per frame --------------------
     def _plan_extra(self, backend, plan, work):
+        if self.iterations:
+            unknown_boundary.plan_unknown(backend, plan, self.psf)
         if not self.auto:
             return
         xp = backend.xp
@@ -153,6 +184,14 @@ class Wiener(FourierFilter):
         plan.extra["conj_h"] = xp.conj(h)
         plan.extra["h_power"] = h_power
         plan.extra["r_power"] = None if reg is None else r_power
+
+    def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
+        if not self.iterations or plan.padding.padded == plan.padding.shape:
+            return super()._apply(backend, plan, chunk, work, check_finite, offset, index)
+        buffer = self._prepare(backend, plan, chunk, work)
+        if check_finite:
+            raise_if_not_finite(backend.xp, buffer.sum(axis=(-2, -1), keepdims=True), chunk)
+        return unknown_boundary.restore_unknown(backend, plan, buffer, self.iterations, offset)
 
     def _start_call(self, batch_shape):
         self._results["snr"] = (
@@ -213,13 +252,14 @@ def wiener(
     *,
     snr: float = 100.0,
     reg=None,
-    border: str = "reflect",
+    border: str = "harmonic",
     pad=None,
     channel_axis: int | None = None,
     backend: str = "auto",
     precision: str | None = None,
     max_memory: int | None = None,
     device: int | None = None,
+    iterations: int | None = None,
     return_snr: bool = False,
 ):
     r"""Restore ``image`` blurred by ``psf`` with a Wiener filter.
@@ -245,15 +285,23 @@ def wiener(
         transfer function of ``[[0,-1,0],[-1,4,-1],[0,-1,0]]``
         (scikit-image's ``wiener`` with ``balance = 1 / snr``). An array is
         used as the regulariser kernel.
-    border : {"reflect", "edgetaper", "circular"}, default "reflect"
-        ``"reflect"`` mirrors every side (edge pixel repeated) by ``pad``
-        pixels, rounds up to fast FFT lengths, restores and crops.
+    border : {"harmonic", "reflect", "edgetaper", "circular", "unknown"}, default "harmonic"
+        ``"harmonic"`` extends the frame by ``pad`` pixels per side (rounded
+        up to fast FFT lengths) with the smooth periodic function that
+        continues its edges (:mod:`gpudeconv.engine.extension`), takes one
+        conjugate-gradient step towards ``"unknown"`` (with a numeric
+        ``snr``), restores and crops. ``"reflect"`` mirrors every side
+        instead (edge pixel repeated). ``"unknown"`` treats the scene outside
+        the frame as unknown: the regularised least-squares problem with only
+        the frame's pixels in the data term, solved by conjugate gradients
+        (:mod:`.unknown_boundary`); needs a numeric ``snr``; several times
+        slower, the best at the edges.
         ``"edgetaper"`` blends the edges with their blur (MATLAB
         ``edgetaper``) and filters circularly. ``"circular"`` assumes the frame
         is periodic.
     pad : int or (int, int), optional
-        Minimum mirrored border per side for ``"reflect"``; default: the PSF's
-        extent.
+        Minimum padding per side for ``"harmonic"``, ``"reflect"`` and
+        ``"unknown"``; default: the PSF's extent.
     channel_axis : int, optional
         Axis holding colour channels; each channel gets the same filter.
     backend : {"auto", "numpy", "cupy"}, default "auto"
@@ -268,6 +316,10 @@ def wiener(
     device : int, optional
         The GPU to compute on (default: the one holding a CuPy input, else
         the current one); ignored on the CPU.
+    iterations : int, optional
+        Conjugate-gradient iterations for ``border="unknown"`` (default 40;
+        it stops earlier once converged) and ``"harmonic"`` (default 1; 0 is
+        the extension alone, as with ``snr="auto"``).
     return_snr : bool
         Also return the snr used for each frame (chosen per frame with
         ``"auto"``): a NumPy array, the image's shape without its spatial
@@ -332,6 +384,7 @@ def wiener(
         precision=precision,
         max_memory=max_memory,
         device=device,
+        iterations=iterations,
     )
     restored = filt(image)
     if return_snr:
