@@ -91,10 +91,10 @@ def restore_rate(restore, frames: list, batch: int) -> tuple[float, list]:
     return len(frames) / (time.perf_counter() - start), out
 
 
-def encode_rate(frames: list, source: Path, target: Path, hardware: bool) -> float:
+def encode_rate(frames: list, source: Path, target: Path, hardware: bool, preset) -> float:
     container, info = open_source(source)
     container.close()
-    encoder = choose_encoder(info, "h264", hardware=hardware)
+    encoder = choose_encoder(info, "h264", hardware=hardware, preset=preset)
     start = time.perf_counter()
     with av.open(str(target), "w") as out:
         stream = out.add_stream(encoder.name, rate=RATE)
@@ -176,6 +176,9 @@ def main(argv=None) -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument(
+        "--preset", default=None, help="ours (default: medium); the peer's stays medium"
+    )
     args = parser.parse_args(argv)
     backend = resolve_backend(args.backend).name
     gpu = backend == "cupy"
@@ -194,10 +197,10 @@ def main(argv=None) -> None:
             dec, frames = decode(clip)
             wiener = gpudeconv.Wiener(PSF, snr=SNR, channel_axis=-1, backend=backend)
             res, restored = restore_rate(wiener, frames, args.batch_size)
-            enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu)
+            enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu, args.preset)
             report = restore_video(
                 clip, tmp / "out.mp4", wiener, batch_size=args.batch_size, hardware=gpu,
-                overwrite=True,
+                overwrite=True, preset=args.preset,
             )  # fmt: skip
             ours = read_back(tmp / "out.mp4")
             peer_fps = peer(clip, tmp / "peer.mp4")
@@ -208,7 +211,8 @@ def main(argv=None) -> None:
             q_peer = np.mean([psnr(t, f) for t, f in zip(truth, theirs, strict=True)])
             pipe = report.frames_per_second
             print(
-                f"| {size} H.264 -> {report.encoder} | {dec:.0f} | {res:.1f} | {enc:.1f} | "
+                f"| {size} H.264 -> {report.encoder}, {args.preset or 'medium'} | "
+                f"{dec:.0f} | {res:.1f} | {enc:.1f} | "
                 f"{pipe:.1f} | {pipe / res:.0%} | {peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
                 f"{q_blur:.2f} / {q_ours:.2f} / {q_peer:.2f} | {q_restored - q_ours:.2f} |",
                 flush=True,
