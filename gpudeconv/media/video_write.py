@@ -129,13 +129,12 @@ def encoder_options(encoder: str, crf: float | None, preset: str | None) -> dict
     return options
 
 
-def _open(name: str, pix_fmt: str, info: Source, options: dict) -> None:
+def try_encoder(name: str, pix_fmt: str, info: Source, options: dict) -> None:
     """Open ``name`` once as it will be used; raises when it cannot (no
     NVIDIA driver, an unsupported size, a bad option)."""
     ctx = av.CodecContext.create(name, "w")
     configure(ctx, info, pix_fmt, options)
     ctx.open()
-    ctx.close() if hasattr(ctx, "close") else None
 
 
 def configure(ctx, info: Source, pix_fmt: str, options: dict) -> None:
@@ -149,7 +148,7 @@ def configure(ctx, info: Source, pix_fmt: str, options: dict) -> None:
 
 
 def choose_encoder(
-    info: Source, codec: str, *, crf=None, preset=None, hardware=False, opener=_open
+    info: Source, codec: str, *, crf=None, preset=None, hardware=False, opener=try_encoder
 ) -> Encoder:
     """The first encoder for ``codec`` that opens with a pixel format that
     keeps the input's size and depth; ``opener`` is replaceable for tests.

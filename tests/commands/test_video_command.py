@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from video_clips import KERNEL, audio_packets, make_clip, read_video
 
 import gpudeconv
 from gpudeconv.commands.video_snr import SnrSmoother
+from gpudeconv.engine.dispatch import cupy_usable
+from gpudeconv.media.video_read import open_source
+from gpudeconv.media.video_write import encoder_options, try_encoder
 
 run = run_gpudeconv
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,3 +183,21 @@ def test_a_signal_leaves_nothing_behind(tmp_path, sig):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted" in stderr, stderr
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_usable(), reason="CuPy with a CUDA device is not available")
+def test_gpu_path_encodes_with_nvenc_when_it_opens(tmp_path):
+    make_clip(tmp_path / "clip.mp4", n=6)
+    container, info = open_source(tmp_path / "clip.mp4")
+    container.close()
+    try:
+        try_encoder("h264_nvenc", "yuv420p", info, encoder_options("h264_nvenc", None, None))
+        expected = "h264_nvenc"
+    except (av.FFmpegError, ValueError, OSError):
+        expected = "libx264"
+    result = run("video", tmp_path / "clip.mp4", tmp_path / "out.mp4", "--psf", KERNEL,
+                 "--backend", "cupy")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"(160x120 at 12 fps, {expected} " in result.stderr
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(tmp_path / "clip.mp4")
