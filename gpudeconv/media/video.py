@@ -1,12 +1,17 @@
-"""Restoring a video: decode, restore and encode overlap.
+"""Restoring a video: decode, restore and encode overlap; everything else is kept.
 
-A reader thread decodes frames into batches, the calling thread restores each
-batch (on the GPU when there is one), a writer thread encodes; bounded queues
-between them keep memory flat for any length of video. The output goes to a
-temporary file beside the target and is renamed only when every frame read
-has been written: a failed run leaves nothing at the output path.
+A reader thread decodes frames into batches (PyAV, threaded decoding), the
+calling thread restores each batch (on the GPU when there is one), a writer
+thread encodes and muxes; bounded queues between them keep memory flat for
+any length of video. Audio, subtitle and data streams are copied packet for
+packet with their time stamps, and every frame keeps its own time stamp, so
+sync and variable frame rates survive exactly.
 
-OpenCV reads and writes pictures only: audio is not carried over.
+The output goes to a temporary file beside the target and is renamed only
+when the encoder and the container have both finished: a failed or
+interrupted run leaves nothing at the output path or beside it. A truncated
+or damaged input still gives an output with every decodable frame; the
+report says how many were read out of how many the container declared.
 """
 
 from __future__ import annotations
@@ -15,23 +20,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import cv2
+import av
 import numpy as np
 
-from .folders import IMAGE_SUFFIXES
 from .images import partial_file
+from .video_read import Source, check_paths, demux, open_source
+from .video_write import Encoder, choose_encoder, codec_for, open_output, video_frame
 
-#: Codec by output extension; ``fourcc=`` overrides.
-FOURCC_BY_SUFFIX = {
-    ".mp4": "mp4v",
-    ".m4v": "mp4v",
-    ".mov": "mp4v",
-    ".avi": "MJPG",
-    ".mkv": "XVID",
-}
+__all__ = ["VideoReport", "restore_video"]
+
 _DONE = object()
 
 
@@ -40,27 +39,37 @@ class VideoReport:
     frames_read: int
     frames_written: int
     fps: float
-    size: tuple[int, int]
+    size: tuple[int, int]  # rows, cols
     seconds: float
     restore_seconds: float  # time spent restoring locally (0 with an executor)
+    frames_declared: int | None = None
+    declared_exact: bool = False
+    decode_errors: list[str] = field(default_factory=list)
+    encoder: str = ""
+    copied: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
         return self.frames_written / self.seconds if self.seconds else float("inf")
 
+    @property
+    def incomplete(self) -> bool:
+        """True when the input held fewer decodable frames than it declared
+        (a truncated or damaged file)."""
+        if self.decode_errors:
+            return True
+        if self.frames_declared is None:
+            return False
+        slack = 0 if self.declared_exact else 1  # a duration rounds to +-1 frame
+        return self.frames_read < self.frames_declared - slack
 
-def fourcc_for(path: Path, fourcc: str | None) -> str:
-    if fourcc:
-        if len(fourcc) != 4:
-            raise ValueError(f"fourcc must be 4 characters such as mp4v or MJPG, got {fourcc!r}")
-        return fourcc
-    try:
-        return FOURCC_BY_SUFFIX[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(
-            f"no default codec for {path.suffix or 'a name without extension'}; use one of "
-            f"{', '.join(FOURCC_BY_SUFFIX)} or pass --fourcc"
-        ) from None
+
+@dataclass
+class _Batch:
+    frames: list = field(default_factory=list)  # BGR arrays
+    pts: list = field(default_factory=list)
+    packets: list = field(default_factory=list)  # copied streams' packets, in file order
 
 
 def restore_video(
@@ -69,72 +78,140 @@ def restore_video(
     restore: Callable[[np.ndarray], np.ndarray],
     *,
     batch_size: int = 8,
-    fourcc: str | None = None,
+    codec: str | None = None,
+    crf: float | None = None,
+    preset: str | None = None,
+    hardware: bool = False,
     overwrite: bool = False,
     progress: bool = False,
     queue_batches: int = 3,
     executor=None,
+    opener=None,
 ) -> VideoReport:
-    """Restore every frame of ``source`` into ``target`` (same size and rate).
+    """Restore every frame of ``source`` into ``target``; copy its other streams.
 
-    ``restore`` takes a batch ``(N, rows, cols, 3)`` of BGR uint8 frames and
-    returns it restored (e.g. ``gpudeconv.Wiener(psf, channel_axis=-1)``).
-    With an ``executor`` (anything with ``submit(fn, arg)`` returning a
-    future, such as a ``distributed.Client``), batches are restored
-    remotely, up to ``queue_batches`` at a time, and written in order.
+    Parameters
+    ----------
+    source, target : path
+        ``target`` must not be ``source`` (also through links).
+    restore : callable
+        Takes a batch ``(N, rows, cols, 3)`` of BGR frames, uint8, or uint16
+        for inputs deeper than 8 bits, and returns it restored (e.g.
+        ``gpudeconv.Wiener(psf, channel_axis=-1)``).
+    codec : str, optional
+        ``"h264"`` (default for .mp4/.mov/.mkv/.avi), ``"hevc"``, ``"av1"``
+        (default for .webm) or any FFmpeg encoder name.
+    crf, preset : optional
+        The encoder's constant quality and speed (libx264: CRF 18, medium).
+    hardware : bool
+        Try NVIDIA's NVENC first (when the restoration runs on the GPU).
+    executor : optional
+        Anything with ``submit(fn, arg)`` returning a future, such as a
+        ``distributed.Client``: batches are restored remotely, up to
+        ``queue_batches`` at a time, and written in order.
+    opener : callable, optional
+        Replaces the encoder probe (tests simulate a failing NVENC with it).
+
+    Returns
+    -------
+    VideoReport
+        Counts (read, written, declared), rate, size, timings, the encoder and
+        the streams copied or left out. ``report.incomplete`` is True for a
+        truncated or damaged input; the output then holds every decodable
+        frame.
     """
-    from tqdm import tqdm
-
-    source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"no such video: {source}")
-    if source.suffix.lower() in IMAGE_SUFFIXES:
-        raise ValueError(f"{source} is an image, not a video; use 'gpudeconv deblur' for images")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
-    code = fourcc_for(target, fourcc)
-    capture = cv2.VideoCapture(str(source))
+    source, target = check_paths(source, target, overwrite=overwrite)
+    codec_name = codec_for(target.suffix, codec)
+    container, info = open_source(source)
     try:
-        ok, first = capture.read() if capture.isOpened() else (False, None)
-        if not ok or first is None:
-            raise ValueError(f"cannot read {source} as a video (no decodable frames)")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not fps or not np.isfinite(fps) or fps <= 0:
-            fps = 25.0
-        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-        total = int(count) if 0 < count < 2**40 else None  # some containers do not say
-        rows, cols = first.shape[:2]
+        extra = {} if opener is None else {"opener": opener}
+        encoder = choose_encoder(
+            info, codec_name, crf=crf, preset=preset, hardware=hardware, **extra
+        )
+        errors: list[str] = []
+        items = demux(container, info, {s.index for s in info.others}, errors)
+        first = _Batch()
+        rotation = 0.0
+        for item in items:
+            if item[0] == "packet":
+                first.packets.append(item[1])
+                continue
+            _, array, pts, rotation = item
+            first.frames.append(array)
+            first.pts.append(pts)
+            break
+        if not first.frames:
+            detail = f": {errors[0]}" if errors else ""
+            raise ValueError(f"cannot read {source} as a video (no decodable frames{detail})")
         target.parent.mkdir(parents=True, exist_ok=True)
         with partial_file(target) as partial:
-            writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*code), fps, (cols, rows))
-            if not writer.isOpened():
-                raise ValueError(f"OpenCV cannot write {code!r} video to {target}")
-            bar = tqdm(total=total, unit="frame", disable=not progress, leave=False)
+            output, stream, copies, dropped = open_output(
+                partial, info, encoder, rotation or 0.0, container
+            )
             try:
                 report = _pipeline(
-                    capture, first, writer, restore, batch_size, queue_batches, bar, executor
-                )
-            finally:
-                writer.release()
-                bar.close()
-            if report.frames_written != report.frames_read:
-                raise RuntimeError(
-                    f"wrote {report.frames_written} frames but read {report.frames_read}"
-                )
+                    items, first, info, encoder, output, stream, copies,
+                    restore, batch_size, queue_batches, progress, executor, target,
+                )  # fmt: skip
+            except BaseException:
+                _close_quietly(output)
+                raise
+            report.copied = [
+                f"{s.type} ({s.codec_context.name})" for s in info.others if s.index in copies
+            ]
+            try:
+                output.close()  # writes the trailer: can fail on a full disk
+            except (av.FFmpegError, OSError) as exc:
+                raise OSError(f"cannot finish {target}: {_reason(exc)}") from None
     finally:
-        capture.release()
-    report.fps, report.size = fps, (rows, cols)
+        container.close()
+    report.fps, report.size = float(info.rate), (info.height, info.width)
+    report.frames_declared, report.declared_exact = info.declared, info.declared_exact
+    report.decode_errors = errors
+    report.encoder = encoder.describe()
+    report.dropped = dropped
     return report
 
 
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _close_quietly(output) -> None:
+    try:
+        output.close()
+    except (av.FFmpegError, OSError):
+        pass  # the first error is the one reported
+
+
+class _Stamps:
+    """Each frame's own time stamp (variable frame rates survive); made up
+    only where the input has none or goes backwards, which encoders refuse."""
+
+    def __init__(self, info: Source):
+        self.step = max(1, round(1 / (info.rate * info.time_base)))
+        self.last = None
+
+    def __call__(self, pts):
+        if pts is None or (self.last is not None and pts <= self.last):
+            pts = 0 if self.last is None else self.last + self.step
+        self.last = pts
+        return pts
+
+
 def _pipeline(
-    capture, first, writer, restore, batch_size, queue_batches, bar, executor=None
-) -> VideoReport:
+    items, first, info, encoder: Encoder, output, stream, copies,
+    restore, batch_size, queue_batches, progress, executor, target,
+) -> VideoReport:  # fmt: skip
+    from tqdm import tqdm
+
     decoded: queue.Queue = queue.Queue(maxsize=queue_batches)
     restored: queue.Queue = queue.Queue(maxsize=queue_batches)
     stop = threading.Event()
     errors: list[BaseException] = []
-    counts = {"read": 0, "written": 0}
+    counts = {"read": 1, "written": 0}
+    stamps = _Stamps(info)
+    bar = tqdm(total=info.declared, unit="frame", disable=not progress, leave=False)
 
     def put(q, item) -> bool:
         while not stop.is_set():
@@ -147,47 +224,78 @@ def _pipeline(
 
     def read():
         try:
-            batch = [first]
-            counts["read"] = 1
-            while not stop.is_set():
-                ok, frame = capture.read()
-                if not ok:
-                    break
+            batch = first
+            if len(batch.frames) >= batch_size:
+                if not put(decoded, batch):
+                    return
+                batch = _Batch()
+            for item in items:
+                if stop.is_set():
+                    return
+                if item[0] == "packet":
+                    batch.packets.append(item[1])
+                    continue
+                batch.frames.append(item[1])
+                batch.pts.append(item[2])
                 counts["read"] += 1
-                batch.append(frame)
-                if len(batch) == batch_size:
+                if len(batch.frames) >= batch_size:
                     if not put(decoded, batch):
                         return
-                    batch = []
-            if batch:
+                    batch = _Batch()
+            if batch.frames or batch.packets:
                 put(decoded, batch)
         except BaseException as exc:  # surfaced by the main thread
             errors.append(exc)
         finally:
             put(decoded, _DONE)
 
+    def mux(packets):
+        for packet in packets:
+            output.mux(packet)
+
+    def encode(array, pts):
+        mux(stream.encode(video_frame(array, info, encoder, stamps(pts), info.time_base)))
+
     def write():
         try:
             while True:
                 item = restored.get()
                 if item is _DONE:
-                    return
-                if not isinstance(item, np.ndarray):  # a future: waited for in order
-                    item = item.result()
-                for frame in item:
-                    writer.write(frame)
+                    break
+                batch, frames = item
+                if frames is not None and not isinstance(frames, np.ndarray):
+                    frames = frames.result()  # a future: waited for in order
+                frames = () if frames is None else frames  # a batch of packets only
+                for array, pts in zip(frames, batch.pts, strict=False):
+                    if stop.is_set():
+                        return
+                    _write(lambda a=array, p=pts: encode(a, p), counts["written"] + 1)
                     counts["written"] += 1
-                bar.update(len(item))
+                for packet in batch.packets:
+                    if packet.stream.index in copies:
+                        packet.stream = copies[packet.stream.index]
+                        _write(lambda p=packet: output.mux(p), counts["written"])
+                bar.update(len(batch.pts))
+            if not stop.is_set():
+                _write(lambda: mux(stream.encode(None)), counts["written"])  # flush
         except BaseException as exc:
             errors.append(exc)
             stop.set()
 
-    reader = threading.Thread(target=read, name="gpudeconv-decode", daemon=True)
-    encoder = threading.Thread(target=write, name="gpudeconv-encode", daemon=True)
+    def _write(action, frame_number):
+        try:
+            action()
+        except (av.FFmpegError, OSError) as exc:
+            raise OSError(
+                f"cannot write frame {frame_number} to {target}: {_reason(exc)}"
+            ) from None
+
+    reader = _Worker(read, "gpudeconv-decode")
+    writer = _Worker(write, "gpudeconv-encode")
     start = time.perf_counter()
     restore_seconds = 0.0
     reader.start()
-    encoder.start()
+    writer.start()
     try:
         while not errors:
             try:
@@ -196,38 +304,74 @@ def _pipeline(
                 continue
             if batch is _DONE:
                 break
-            if executor is None:
+            frames = None
+            if batch.frames and executor is None:
                 began = time.perf_counter()
-                frames = restore(np.stack(batch))
+                frames = restore(np.stack(batch.frames))
                 restore_seconds += time.perf_counter() - began
-            else:  # a future; the writer waits for it in order
+            elif batch.frames:  # a future; the writer waits for it in order
                 extra = {"pure": False} if _is_dask(executor) else {}
-                frames = executor.submit(restore, np.stack(batch), **extra)
-            if not put(restored, frames):
+                frames = executor.submit(restore, np.stack(batch.frames), **extra)
+            if not put(restored, (batch, frames)):
                 break
     except BaseException:
         stop.set()
         raise
     finally:
-        if not stop.is_set():
-            put(restored, _DONE)
-        else:
-            _drain(restored)
-            restored.put(_DONE)
-        encoder.join()
-        stop.set()
-        _drain(decoded)
-        reader.join()
+        _finish(stop, put, restored, decoded, writer, reader)
+        bar.close()
     if errors:
         raise errors[0]
+    if counts["written"] != counts["read"]:
+        raise RuntimeError(f"wrote {counts['written']} frames but read {counts['read']}")
     return VideoReport(
-        counts["read"],
-        counts["written"],
-        0.0,
-        (0, 0),
-        time.perf_counter() - start,
+        counts["read"], counts["written"], 0.0, (0, 0), time.perf_counter() - start,
         restore_seconds,
-    )
+    )  # fmt: skip
+
+
+class _Worker(threading.Thread):
+    """A daemon thread whose end can be waited for again after an interrupt:
+    ``Thread.join`` cut short by KeyboardInterrupt may report a running
+    thread as finished (CPython gh-90882), and closing files under it crashes."""
+
+    def __init__(self, target, name):
+        super().__init__(target=self._run, name=name, daemon=True)
+        self.work, self.done = target, threading.Event()
+
+    def _run(self):
+        try:
+            self.work()
+        finally:
+            self.done.set()
+
+    def wait(self):
+        while not self.done.wait(0.1):
+            pass
+
+
+def _finish(stop, put, restored, decoded, writer, reader) -> None:
+    """Stop and join both threads. An interrupt arriving meanwhile cannot cut
+    this short (the caller closes the files next, which must not happen
+    under a running thread): it stops the run and is raised afterwards."""
+    pending = None
+    while True:
+        try:
+            # Normally the writer takes the end mark and flushes the encoder;
+            # once stopped, it only needs waking up.
+            if stop.is_set() or not put(restored, _DONE):
+                _drain(restored)
+                restored.put_nowait(_DONE)
+            writer.wait()
+            stop.set()
+            _drain(decoded)
+            reader.wait()
+            break
+        except KeyboardInterrupt as exc:
+            pending = exc
+            stop.set()
+    if pending is not None:
+        raise pending
 
 
 def _drain(q: queue.Queue) -> None:
