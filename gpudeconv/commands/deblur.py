@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..engine.dispatch import resolve_backend
 from ..media import folders as files
 from . import options
@@ -60,10 +62,11 @@ def run(args) -> int:
         pairs, skip_existing = files.plan_outputs(inputs, output), not args.overwrite
     on_error = lambda path, reason: options.error("deblur", f"{path}: {reason}")  # noqa: E731
     client = options.client(args)
+    chosen: list = []  # the snr of every plane with --snr auto, for one line at the end
     if client is None:
         files.restore_files(
             pairs,
-            lambda axis: options.restorer(args, axis),
+            lambda axis: _recording(options.restorer(args, axis), chosen),
             batch_size=args.batch_size,
             skip_existing=skip_existing,
             report=report,
@@ -85,5 +88,28 @@ def run(args) -> int:
         finally:
             client.close()
     if not args.quiet:
+        if chosen:
+            print(f"gpudeconv deblur: {_snr_range(chosen)}", file=sys.stderr)
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _recording(restorer, chosen: list):
+    """``restorer``, noting each call's automatic snr per plane in ``chosen``."""
+    if getattr(restorer, "snr", None) != "auto":
+        return restorer
+
+    def restore(batch):
+        restored = restorer(batch)
+        chosen.append(np.ravel(restorer.last_snr))
+        return restored
+
+    return restore
+
+
+def _snr_range(chosen: list) -> str:
+    values = np.concatenate(chosen)
+    return (
+        f"snr auto chose {values.min():.3g} to {values.max():.3g} "
+        f"(median {np.median(values):.3g}) over {values.size} planes"
+    )

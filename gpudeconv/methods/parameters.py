@@ -46,6 +46,9 @@ __all__ = ["relative_noise", "wiener_snr", "sparse_weight", "discrepancy_nsr"]
 #: What the noise estimate cannot see, relative to the frame's peak (about
 #: 0.3 grey levels of an 8-bit frame).
 FLOOR = 0.0016
+#: With ``border="circular"`` the borders add no model error (there the
+#: discrepancy principle chooses): only a guard against a zero estimate.
+CIRCULAR_FLOOR = 1e-5
 #: ``snr = SNR_SCALE / nu``: fitted on the colour suite (one constant), and
 #: within 0.2 dB of the hindsight-best constant on Set12 x Levin at noise
 #: 0.005-0.02 too.
@@ -53,9 +56,9 @@ SNR_SCALE = 0.88
 #: The sparse prior's data weight: ``SPARSE_SCALE * g / nu**2`` with ``g`` the
 #: frame's mean absolute gradient (at a peak of 1).
 SPARSE_SCALE = 8.0
-SPARSE_FLOOR = 0.0012
-#: With a regulariser other than ``R = 1`` the snr is chosen by the
-#: discrepancy principle: the residual power equals ``DISCREPANCY * (nu *
+SPARSE_FLOOR = 0.004
+#: With a regulariser other than ``R = 1``, or ``border="circular"``, the snr
+#: is chosen by the discrepancy principle: the residual power equals ``DISCREPANCY * (nu *
 #: peak)**2``.
 DISCREPANCY = 1.5
 SNR_RANGE = (1e-3, 1e8)
@@ -138,7 +141,7 @@ class Discrepancy:
         return xp.exp(0.5 * (lo + hi))
 
 
-def discrepancy_nsr(xp, discrepancy, spectrum, frames):
+def discrepancy_nsr(xp, discrepancy, spectrum, frames, border):
     """Per frame, the nsr of the discrepancy principle with the floored noise."""
-    nu, peak = relative_noise(xp, frames)
+    nu, peak = relative_noise(xp, frames, CIRCULAR_FLOOR if border == "circular" else FLOOR)
     return discrepancy.nsr(xp, spectrum, DISCREPANCY * (nu * peak) ** 2)

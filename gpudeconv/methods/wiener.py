@@ -113,11 +113,13 @@ class Wiener(FourierFilter):
         plan.extra["h_power"] = (h.real**2 + h.imag**2).astype(work)
         reg = self._regulariser_power(backend, plan.padding.padded)
         plan.extra["r_power"] = None if reg is None else reg.astype(work)
-        if reg is None:
+        if reg is None and self.border != "circular":
             return
-        # A regulariser changes what snr means: its snr comes from the
-        # discrepancy principle instead, on frequencies binned by |H|**2/|R|**2.
+        # A regulariser changes what snr means, and a circular frame has no
+        # border error to hide: there the discrepancy principle chooses, on
+        # frequencies binned by |H|**2 / |R|**2.
         padded = plan.padding.padded
+        reg = xp.ones_like(plan.extra["h_power"]) if reg is None else reg
         with np.errstate(divide="ignore", invalid="ignore"):
             q = to_host(plan.extra["h_power"]).astype(np.float64) / to_host(reg)
         cols = np.arange(q.shape[1])
@@ -134,10 +136,11 @@ class Wiener(FourierFilter):
             return
         xp = backend.xp
         r_power = plan.extra["r_power"]
-        if r_power is None:
+        discrepancy = plan.extra.get("discrepancy")
+        if discrepancy is None:
             nsr = 1.0 / parameters.wiener_snr(xp, chunk)
         else:
-            nsr = parameters.discrepancy_nsr(xp, plan.extra["discrepancy"], spectrum, chunk)
+            nsr = parameters.discrepancy_nsr(xp, discrepancy, spectrum, chunk, self.border)
         self.last_snr[index] = to_host(1.0 / nsr)
         nsr = nsr.astype(plan.extra["h_power"].dtype)[..., None, None]
         denominator = plan.extra["h_power"] + (nsr if r_power is None else nsr * r_power)
@@ -183,9 +186,10 @@ def wiener(
         chooses it for each frame from the estimated noise
         (:func:`gpudeconv.estimate_noise`) relative to the frame's peak, with
         a floor for what that estimate cannot see (the borders' model error,
-        quantisation): ``0.84 / sqrt((sigma / peak)**2 + 0.0012**2)``, at
-        most 700 on a noise-free frame; with a regulariser, by the
-        discrepancy principle with the same noise. Scale-free: scaling the
+        quantisation): ``0.88 / sqrt((sigma / peak)**2 + 0.0016**2)``, at
+        most 550 on a noise-free frame. With a regulariser or
+        ``border="circular"`` (no border error to allow for), by the
+        discrepancy principle instead. Scale-free: scaling the
         intensities does not change it. See :mod:`gpudeconv.methods.parameters`
         for the measurements behind it.
     reg : None, "laplacian" or (k_r, k_c) array_like
