@@ -73,7 +73,8 @@ def restore_options() -> argparse.ArgumentParser:
         type=positive_int,
         default=30,
         metavar="N",
-        help="Richardson-Lucy iterations (default: 30)",
+        help="Richardson-Lucy iterations at most; each frame stops earlier once its residual "
+        "reaches the estimated noise (default: 30)",
     )
     group.add_argument(
         "--reg",
