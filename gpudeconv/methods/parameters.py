@@ -83,7 +83,8 @@ def sparse_weight(xp, frames):
     """The sparse prior's data weight for each frame, for the frame scaled to a
     peak of 1."""
     nu, peak = relative_noise(xp, frames, SPARSE_FLOOR)
-    gradient = xp.abs(xp.diff(frames.astype(peak.dtype), axis=-1)).mean(axis=(-2, -1))
+    work = np.result_type(frames.dtype, np.float32)
+    gradient = xp.abs(xp.diff(frames.astype(work), axis=-1)).mean(axis=(-2, -1), dtype=np.float64)
     return SPARSE_SCALE * (gradient / peak) / nu**2
 
 
