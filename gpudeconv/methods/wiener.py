@@ -148,8 +148,9 @@ class Wiener(FourierFilter):
 
     def __repr__(self) -> str:
         reg = None if self.reg is None else f"array{self.reg.shape}"
+        snr = repr(self.snr) if self.auto else f"{self.snr:g}"
         return (
-            f"Wiener(psf=array{self.psf.shape}, snr={self.snr:g}, reg={reg}, "
+            f"Wiener(psf=array{self.psf.shape}, snr={snr}, reg={reg}, "
             f"border={self.border!r}, pad={self.pad}, channel_axis={self.channel_axis}, "
             f"backend={self.backend!r}, precision={self.precision!r})"
         )
