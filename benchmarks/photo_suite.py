@@ -183,3 +183,36 @@ def markdown(rows):
         name = "wiener, best constant snr in hindsight" if method == "wiener" else method
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.3f} | {below} |")
     return "\n".join(lines)
+
+
+def auto_speed(log=print, repeats=5):
+    """Seconds of Wiener with ``snr="auto"`` over fixed-snr Wiener, 1080p, CPU."""
+    import time
+
+    import gpudeconv
+
+    rng = np.random.default_rng(0)
+    kernel = gpudeconv.psf.motion(31, 60)
+    frames = {
+        "1080p grey float32": (rng.random((1080, 1920)).astype(np.float32), None),
+        "1080p RGB uint8": (rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), -1),
+    }
+    out = []
+    for name, (frame, axis) in frames.items():
+        seconds = {}
+        for snr in (100.0, "auto"):
+            restore = gpudeconv.Wiener(kernel, snr=snr, channel_axis=axis, backend="numpy")
+            restore(frame)
+            best = np.inf
+            for _ in range(repeats):
+                start = time.perf_counter()
+                restore(frame)
+                best = min(best, time.perf_counter() - start)
+            seconds[snr] = best
+        ratio = seconds["auto"] / seconds[100.0]
+        out.append(dict(frame=name, fixed=seconds[100.0], auto=seconds["auto"], ratio=ratio))
+        log(
+            f"{name}: fixed snr {seconds[100.0] * 1e3:.1f} ms, snr='auto' "
+            f"{seconds['auto'] * 1e3:.1f} ms: {ratio:.2f}x"
+        )
+    return out

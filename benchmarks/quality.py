@@ -276,7 +276,9 @@ def photos(out):
 
     scores, seconds, _ = photo_suite.run(data_dirs())
     rows = photo_suite.summarise(scores, seconds)
-    (out / "quality_photos.json").write_text(json.dumps(rows, indent=2) + "\n")
+    speed = photo_suite.auto_speed()
+    report = {"rows": rows, "auto_speed": speed}
+    (out / "quality_photos.json").write_text(json.dumps(report, indent=2) + "\n")
     table = photo_suite.markdown(rows)
     (out / "quality_photos.md").write_text(table + "\n")
     print(table)
