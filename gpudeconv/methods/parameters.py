@@ -64,6 +64,10 @@ SPARSE_FLOOR = 0.004
 #: is chosen by the discrepancy principle: the residual power equals ``DISCREPANCY * (nu *
 #: peak)**2``.
 DISCREPANCY = 1.5
+#: Richardson-Lucy stops a frame once its residual power is below
+#: ``RL_DISCREPANCY * (nu * peak)**2``: 1.0 keeps it above the blurred input on
+#: every photo of the colour suite, 0.7 does not; 1.5 stops too early on Set12.
+RL_DISCREPANCY = 1.0
 SNR_RANGE = (1e-3, 1e8)
 
 

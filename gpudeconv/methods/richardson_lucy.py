@@ -100,7 +100,7 @@ class RichardsonLucy(FourierFilter):
             # The discrepancy principle: a frame stops once the estimate,
             # blurred, is as close to the data as the noise allows.
             nu, peak = parameters.relative_noise(xp, chunk)
-            target = (parameters.DISCREPANCY * (nu * peak) ** 2).astype(work)[..., None, None]
+            target = (parameters.RL_DISCREPANCY * (nu * peak) ** 2).astype(work)[..., None, None]
             running = xp.ones(target.shape, dtype=bool)
         for _ in range(self.iterations):
             spectrum = backend.rfft2(estimate)
