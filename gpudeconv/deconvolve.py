@@ -42,7 +42,8 @@ def deconvolve(image, psf, method: str = "wiener", **options):
     psf : (k_r, k_c) array_like
     method : {"wiener", "richardson_lucy", "sparse"}
         ``"wiener"`` (fastest; ``snr="auto"`` by default here: the balance
-        is chosen per frame by the discrepancy principle),
+        is chosen per frame from the estimated noise, see
+        :mod:`gpudeconv.methods.parameters`),
         ``"richardson_lucy"`` (non-negative, Poisson noise; ``iterations``)
         or ``"sparse"`` (total-variation prior; best on noisy photographs,
         weight set from the estimated noise; slowest).

@@ -58,6 +58,7 @@ def run(args) -> int:
         options.error("deblur", reason if path in reason else f"{path}: {reason}")
 
     client = options.client(args)
+    chosen: list = []  # the snr of every plane with --snr auto, for one line at the end
     if auto:
         if client is not None:
             client.close()
@@ -66,7 +67,7 @@ def run(args) -> int:
     elif client is None:
         files.restore_files(
             pairs,
-            lambda axis: options.restorer(args, axis),
+            lambda axis: _recording(options.restorer(args, axis), chosen),
             batch_size=args.batch_size,
             skip_existing=skip_existing,
             report=report,
@@ -88,6 +89,8 @@ def run(args) -> int:
         finally:
             client.close()
     if not args.quiet and not (single and report.failed):  # one file: its error says it all
+        if chosen:
+            print(f"gpudeconv deblur: {_snr_range(chosen)}", file=sys.stderr)
         print(f"gpudeconv deblur: {report.summary()}", file=sys.stderr)
     return 1 if report.failed else 0
 
@@ -159,3 +162,24 @@ def restore_estimated(args, pairs, skip_existing, report, on_error) -> None:
             on_error=on_error,
             progress=False,
         )
+
+
+def _recording(restorer, chosen: list):
+    """``restorer``, noting each call's automatic snr per plane in ``chosen``."""
+    if getattr(restorer, "snr", None) != "auto":
+        return restorer
+
+    def restore(batch):
+        restored = restorer(batch)
+        chosen.append(np.ravel(restorer.last_snr))
+        return restored
+
+    return restore
+
+
+def _snr_range(chosen: list) -> str:
+    values = np.concatenate(chosen)
+    return (
+        f"snr auto chose {values.min():.3g} to {values.max():.3g} "
+        f"(median {np.median(values):.3g}) over {values.size} planes"
+    )

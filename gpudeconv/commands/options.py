@@ -110,8 +110,9 @@ def restore_options() -> argparse.ArgumentParser:
         "--iterations",
         type=positive_int,
         metavar="N",
-        help=f"Richardson-Lucy iterations (default: {ITERATIONS_DEFAULT}; "
-        "--method richardson_lucy only)",
+        help="Richardson-Lucy iterations at most; each frame stops earlier once its residual "
+        f"reaches the estimated noise (default: {ITERATIONS_DEFAULT}; --method richardson_lucy "
+        "only)",
     )
     group.add_argument(
         "--reg",

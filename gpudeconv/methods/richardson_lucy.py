@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 
 from ..engine.pipeline import FourierFilter, raise_if_not_finite
+from . import parameters
 
 __all__ = ["RichardsonLucy", "richardson_lucy"]
 
@@ -32,6 +33,7 @@ class RichardsonLucy(FourierFilter):
         iterations: int = 30,
         border: str = "reflect",
         compat: str | None = None,
+        stop: str | None = "auto",
         **options,
     ):
         if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
@@ -44,8 +46,10 @@ class RichardsonLucy(FourierFilter):
             )
         if compat not in (None, "skimage"):
             raise ValueError(f"compat must be None or 'skimage', got {compat!r}")
+        if stop not in (None, "auto"):
+            raise ValueError(f"stop must be 'auto' or None, got {stop!r}")
         if compat == "skimage":
-            border = "zero"
+            border, stop = "zero", None
         # The engine knows "reflect" and "circular"; "zero" pads like reflect
         # (at least the PSF's extent beyond the frame, so no light wraps).
         # "harmonic" and "unknown" are "reflect" started from the harmonic extension.
@@ -54,6 +58,7 @@ class RichardsonLucy(FourierFilter):
         self.rl_border = border
         self.iterations = int(iterations)
         self.compat = compat
+        self.stop = stop
 
     def _plan_extra(self, backend, plan, work):
         xp = backend.xp
@@ -91,6 +96,13 @@ class RichardsonLucy(FourierFilter):
             estimate = observed.copy()
         ratio = xp.zeros(shape, dtype=work)
         h, conj_h, norm = plan.transfer, plan.extra["conj_h"], plan.extra["norm"]
+        target = None
+        if self.stop == "auto":
+            # The discrepancy principle: a frame stops once the estimate,
+            # blurred, is as close to the data as the noise allows.
+            nu, peak = parameters.relative_noise(xp, chunk)
+            target = (parameters.RL_DISCREPANCY * (nu * peak) ** 2).astype(work)[..., None, None]
+            running = xp.ones(target.shape, dtype=bool)
         for _ in range(self.iterations):
             spectrum = backend.rfft2(estimate)
             spectrum *= h
@@ -99,12 +111,17 @@ class RichardsonLucy(FourierFilter):
                 blurred += _EPS
             else:
                 xp.maximum(blurred, _EPS, out=blurred)
+            if target is not None:
+                residual = ((observed - blurred) ** 2).mean(axis=(-2, -1), keepdims=True)
+                running &= residual > target
             xp.divide(observed, blurred, out=ratio[..., :rows, :cols])
             spectrum = backend.rfft2(ratio)
             spectrum *= conj_h
             correction = backend.irfft2(spectrum, padding.padded)
             if norm is not None:
                 correction /= norm
+            if target is not None:
+                correction = xp.where(running, correction, 1)
             estimate *= correction
             if skimage:
                 estimate[..., rows:, :] = 0  # scikit-image's estimate has no outside
@@ -126,6 +143,7 @@ def richardson_lucy(
     iterations: int = 30,
     border: str = "reflect",
     compat: str | None = None,
+    stop: str | None = "auto",
     channel_axis: int | None = None,
     backend: str = "auto",
     precision: str | None = None,
@@ -143,7 +161,13 @@ def richardson_lucy(
     psf : (k_r, k_c) array_like
         Normalised to sum 1.
     iterations : int, default 30
-        More iterations sharpen more and amplify more noise.
+        The most iterations: more sharpen more and amplify more noise.
+    stop : {"auto", None}, default "auto"
+        ``"auto"``: each frame stops iterating once its blurred estimate is
+        as close to the data as the estimated noise allows (the discrepancy
+        principle, with the noise floor of :mod:`gpudeconv.methods.parameters`),
+        so that smooth or noisy frames are not over-sharpened. ``None``: always
+        ``iterations``.
     border : {"reflect", "circular", "zero", "harmonic", "unknown"}, default "reflect"
         ``"reflect"``: the estimate extends beyond the frame and only the
         observed pixels count (Bertero–Boccacci), started from the seamlessly
@@ -181,6 +205,7 @@ def richardson_lucy(
         iterations=iterations,
         border=border,
         compat=compat,
+        stop=stop,
         channel_axis=channel_axis,
         backend=backend,
         precision=precision,

@@ -12,8 +12,9 @@ per step; every step is element-wise work and FFTs, batched over frames.
 
 Each frame is scaled to a peak of 1 first (and the result scaled back), so
 the result scales with the intensities. The weight ``lambda`` is then set from
-the data: ``WEIGHT * g / sigma**2``, with ``sigma`` the estimated noise
-(:mod:`gpudeconv.noise`) and ``g`` the mean absolute gradient of the frame.
+the data: ``SPARSE_SCALE * g / nu**2``, with ``nu`` the estimated noise
+relative to the peak, floored (:mod:`gpudeconv.methods.parameters`), and ``g``
+the mean absolute gradient of the frame.
 """
 
 from __future__ import annotations
@@ -24,15 +25,12 @@ import numbers
 import numpy as np
 
 from ..engine.arrays import to_host
-from ..engine.noise import haar_sigma
 from ..engine.otf import transfer_function
 from ..engine.pipeline import FourierFilter, raise_if_not_finite
+from . import parameters
 
 __all__ = ["SparseDeconvolution", "sparse_deconvolve"]
 
-#: ``lambda = WEIGHT * mean|gradient| / sigma**2``: tuned on Set12 images
-#: 1-6 x the 8 Levin kernels at noise 0.005 and 0.02 (``benchmarks/quality.py``).
-WEIGHT = 8.0
 BETA_START, BETA_STOP, BETA_RATE = 1.0, 2.0**8, 2 * math.sqrt(2)
 RHO = 1.0  # weight of the blurred-image split against the data term
 
@@ -87,11 +85,7 @@ class SparseDeconvolution(FourierFilter):
     def _data_weight(self, xp, frames):
         if self.weight != "auto":
             return xp.full(frames.shape[:-2], float(self.weight))
-        sigma = haar_sigma(xp, frames).astype(np.float64)
-        gradient = xp.abs(xp.diff(frames, axis=-1)).mean(axis=(-2, -1)).astype(np.float64)
-        floor = 1e-6 * xp.maximum(xp.abs(frames).max(axis=(-2, -1)), 1e-30)
-        sigma = xp.maximum(sigma, floor)  # a noise-free frame: a very large weight
-        return WEIGHT * gradient / sigma**2
+        return parameters.sparse_weight(xp, frames)
 
     def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
         xp, e = backend.xp, plan.extra
@@ -105,7 +99,7 @@ class SparseDeconvolution(FourierFilter):
         # is in intensity units, and this makes the result scale with the input.
         scale = xp.maximum(xp.abs(observed).max(axis=(-2, -1), keepdims=True), 1e-30)
         observed /= scale
-        lam = self._data_weight(xp, observed)
+        lam = self._data_weight(xp, chunk)
         self._results["weight"][index] = to_host(lam)
         lam = lam.astype(work)[..., None, None]
         estimate = self._prepare(backend, plan, observed, work)

@@ -9,27 +9,14 @@ import numpy as np
 
 from ..engine.arrays import to_host
 from ..engine.kernels import check_kernel
-from ..engine.noise import haar_sigma
 from ..engine.otf import transfer_function
 from ..engine.pipeline import FourierFilter, raise_if_not_finite
-from . import unknown_boundary
+from . import parameters, unknown_boundary
 
 __all__ = ["Wiener", "wiener", "LAPLACIAN"]
 
 #: scikit-image's default regulariser: a discrete Laplacian.
 LAPLACIAN = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float64)
-
-
-#: The discrepancy principle's factor: ``snr="auto"`` picks the balance at
-#: which the residual power of each frame equals ``DISCREPANCY * sigma**2``.
-#: 1.5 came out best on Set12 x the Levin kernels at noise 0.005, 0.01 and
-#: 0.02 (1.0, the textbook value, under-regularises: border and model errors
-#: add to the residual; 2.0 is as good within 0.05 dB, 3.0 over-smooths).
-DISCREPANCY = 1.5
-SNR_RANGE = (1e-3, 1e8)
-_Q_RANGE = (-20.0, 4.0)  # log10 of |H|**2 / |R|**2 covered by the bins
-_Q_BINS = 1200
-_Q_STEP = (_Q_RANGE[1] - _Q_RANGE[0]) / _Q_BINS
 
 
 def check_snr(snr, *, allow_auto: bool = True):
@@ -148,7 +135,7 @@ class Wiener(FourierFilter):
         nsr = 1.0 / self.snr if reg is None else reg / self.snr
         return backend.xp.conj(h) / (power + nsr)
 
-    # -- snr="auto": the discrepancy principle, per frame --------------------
+    # -- snr="auto": chosen per frame (see methods.parameters) -------------
     def _plan_extra(self, backend, plan, work):
         if self.iterations:
             unknown_boundary.plan_unknown(backend, plan, self.psf)
@@ -156,34 +143,23 @@ class Wiener(FourierFilter):
             return
         xp = backend.xp
         h = plan.transfer
-        h_power = (h.real**2 + h.imag**2).astype(work)
+        plan.extra["conj_h"] = xp.conj(h)
+        plan.extra["h_power"] = (h.real**2 + h.imag**2).astype(work)
         reg = self._regulariser_power(backend, plan.padding.padded)
-        r_power = xp.ones_like(h_power) if reg is None else reg.astype(work)
-        # The residual at balance nsr is a sum over frequencies of
-        # (nsr / (q + nsr))**2 |Y|**2, with q = |H|**2 / |R|**2: it depends on
-        # q alone. Frequencies are binned by log q once per shape, each
-        # frame's power is histogrammed into the bins (one pass), and the
-        # search runs on the histogram: an exact sum, up to bins 2% wide.
+        plan.extra["r_power"] = None if reg is None else reg.astype(work)
+        if reg is None and self.border != "circular":
+            return
+        # A regulariser changes what snr means, and a circular frame has no
+        # border error to hide: there the discrepancy principle chooses, on
+        # frequencies binned by |H|**2 / |R|**2.
+        padded = plan.padding.padded
+        reg = xp.ones_like(plan.extra["h_power"]) if reg is None else reg
         with np.errstate(divide="ignore", invalid="ignore"):
-            q = to_host(h_power).astype(np.float64) / to_host(r_power).astype(np.float64)
-        log_q = np.log10(np.clip(q, 10.0 ** _Q_RANGE[0], 10.0 ** _Q_RANGE[1]))
-        bins = np.floor((log_q - _Q_RANGE[0]) / _Q_STEP).astype(np.int64)
-        bins = np.clip(bins, 0, _Q_BINS - 1)
-        bins[~(q < np.inf)] = _Q_BINS  # |R| = 0: never shrunk, left out
+            q = to_host(plan.extra["h_power"]).astype(np.float64) / to_host(reg)
         cols = np.arange(q.shape[1])
         # Columns 1 .. N/2 - 1 of a real FFT stand for two frequencies each.
-        weight = np.where((cols == 0) | (2 * cols == plan.padding.padded[1]), 1.0, 2.0)
-        centres = 10.0 ** (_Q_RANGE[0] + (np.arange(_Q_BINS) + 0.5) * _Q_STEP)
-        n_pixels = plan.padding.padded[0] * plan.padding.padded[1]
-        plan.extra["discrepancy"] = (
-            xp.asarray(bins.ravel()),
-            xp.asarray(weight, dtype=work),
-            xp.asarray(centres),
-            1.0 / n_pixels**2,  # mean |residual|**2 = (sum over frequencies) / pixels**2
-        )
-        plan.extra["conj_h"] = xp.conj(h)
-        plan.extra["h_power"] = h_power
-        plan.extra["r_power"] = None if reg is None else r_power
+        weight = np.where((cols == 0) | (2 * cols == padded[1]), 1.0, 2.0)
+        plan.extra["discrepancy"] = parameters.Discrepancy(xp, q, weight, padded[0] * padded[1])
 
     def _apply(self, backend, plan, chunk, work, check_finite, offset, index=()):
         if not self.iterations or plan.padding.padded == plan.padding.shape:
@@ -203,44 +179,22 @@ class Wiener(FourierFilter):
             spectrum *= plan.transfer
             return
         xp = backend.xp
-        sigma = haar_sigma(xp, chunk)
-        nsr = self._choose_nsr(xp, plan, spectrum, sigma)
+        r_power = plan.extra["r_power"]
+        discrepancy = plan.extra.get("discrepancy")
+        if discrepancy is None:
+            nsr = 1.0 / parameters.wiener_snr(xp, chunk)
+        else:
+            nsr = parameters.discrepancy_nsr(xp, discrepancy, spectrum, chunk, self.border)
         self._results["snr"][index] = to_host(1.0 / nsr)
         nsr = nsr.astype(plan.extra["h_power"].dtype)[..., None, None]
-        r_power = plan.extra["r_power"]
         denominator = plan.extra["h_power"] + (nsr if r_power is None else nsr * r_power)
         spectrum *= plan.extra["conj_h"] / denominator
 
-    def _choose_nsr(self, xp, plan, spectrum, sigma):
-        """Per frame, the noise-to-signal ratio at which the residual power
-        ``mean |y - h * x|**2`` equals ``DISCREPANCY * sigma**2`` (bisection
-        in log space; the residual grows with the ratio)."""
-        bins, weight, centres, scale = plan.extra["discrepancy"]
-        power = xp.abs(spectrum) ** 2
-        power *= weight
-        frames = power.reshape(-1, bins.size)
-        histogram = xp.stack(
-            [xp.bincount(bins, weights=f, minlength=_Q_BINS + 1)[:_Q_BINS] for f in frames]
-        ).reshape(*sigma.shape, _Q_BINS)
-        target = DISCREPANCY * sigma.astype(np.float64) ** 2
-
-        def residual(nsr):
-            shrink = nsr[..., None] / (centres + nsr[..., None])
-            return (shrink * shrink * histogram).sum(axis=-1) * scale
-
-        lo = xp.full(sigma.shape, np.log(1 / SNR_RANGE[1]))
-        hi = xp.full(sigma.shape, np.log(1 / SNR_RANGE[0]))
-        for _ in range(24):  # 24 halvings of a 25-unit log range: snr to 1e-6
-            mid = 0.5 * (lo + hi)
-            too_big = residual(xp.exp(mid)) > target
-            hi = xp.where(too_big, mid, hi)
-            lo = xp.where(too_big, lo, mid)
-        return xp.exp(0.5 * (lo + hi))
-
     def __repr__(self) -> str:
         reg = None if self.reg is None else f"array{self.reg.shape}"
+        snr = repr(self.snr) if self.auto else f"{self.snr:g}"
         return (
-            f"Wiener(psf=array{self.psf.shape}, snr={self.snr:g}, reg={reg}, "
+            f"Wiener(psf=array{self.psf.shape}, snr={snr}, reg={reg}, "
             f"border={self.border!r}, pad={self.pad}, channel_axis={self.channel_axis}, "
             f"backend={self.backend!r}, precision={self.precision!r})"
         )
@@ -275,11 +229,15 @@ def wiener(
         The blur, applied as a convolution; normalised to sum 1.
     snr : float or "auto", default 100
         Signal-to-noise ratio; the filter uses ``eps = 1 / snr``. ``"auto"``
-        chooses it for each frame by the discrepancy principle: the value at
-        which the restored frame, blurred again, differs from the observed
-        one by ``DISCREPANCY`` (1.5) times the estimated noise variance
-        (:func:`gpudeconv.estimate_noise`). Scale-free: scaling the
-        intensities does not change it.
+        chooses it for each frame from the estimated noise
+        (:func:`gpudeconv.estimate_noise`) relative to the frame's peak, with
+        a floor for what that estimate cannot see (the borders' model error,
+        quantisation): ``0.88 / sqrt((sigma / peak)**2 + 0.0016**2)``, at
+        most 550 on a noise-free frame. With a regulariser or
+        ``border="circular"`` (no border error to allow for), by the
+        discrepancy principle instead. Scale-free: scaling the
+        intensities does not change it. See :mod:`gpudeconv.methods.parameters`
+        for the measurements behind it.
     reg : None, "laplacian" or (k_r, k_c) array_like
         ``None``: ``R = 1`` (MATLAB ``deconvwnr``). ``"laplacian"``: the
         transfer function of ``[[0,-1,0],[-1,4,-1],[0,-1,0]]``

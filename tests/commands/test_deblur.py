@@ -310,3 +310,34 @@ def test_methods_on_the_command_line(tmp_path, sharp, blurred, options):
     assert result.returncode == 0, result.stderr
     restored = cv2.imread(str(tmp_path / "b.png"))
     assert psnr(sharp, restored) > psnr(sharp, noisy) + 1
+
+
+def test_snr_auto_prints_the_range_of_chosen_values(tmp_path, blurred):
+    frames = [blurred, cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY)]
+    for k, image in enumerate(frames):
+        assert cv2.imwrite(str(tmp_path / f"{k}.png"), image)
+    result = run(
+        "deblur", tmp_path / "*.png", "-o", tmp_path / "out", "--psf", KERNEL, "--snr", "auto"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "snr auto chose" in line]
+    assert len(lines) == 1, result.stderr  # one line per run, over every plane
+    low, high = (float(v) for v in lines[0].split("chose ")[1].split(" (")[0].split(" to "))
+    expected = [
+        gpudeconv.wiener(
+            f,
+            gpudeconv.psf.from_spec(KERNEL),
+            snr="auto",
+            return_snr=True,
+            channel_axis=-1 if f.ndim == 3 else None,
+            backend="numpy",
+        )[1]
+        for f in frames
+    ]
+    values = np.concatenate([np.ravel(e) for e in expected])
+    assert "over 4 planes" in lines[0]
+    assert low == pytest.approx(values.min(), rel=2e-3) and high == pytest.approx(
+        values.max(), rel=2e-3
+    )
+    fixed = run("deblur", tmp_path / "0.png", "-o", tmp_path / "fixed.png", "--psf", KERNEL)
+    assert "snr auto" not in fixed.stderr

@@ -120,7 +120,7 @@ def test_richardson_lucy_converges_and_stays_non_negative():
     previous, errors = np.inf, []
     for iterations in (1, 2, 4, 8, 16, 32):
         estimate = richardson_lucy(
-            blurred, kernel, iterations=iterations, border="circular", backend="numpy"
+            blurred, kernel, iterations=iterations, border="circular", stop=None, backend="numpy"
         )
         current = divergence(estimate)
         assert current < previous

@@ -259,6 +259,7 @@ def test_wiener_object_reuses_plan_and_matches_function():
     np.testing.assert_array_equal(w(a), wiener(a, kernel, snr=300, backend="numpy"))
     assert len(w._plans) == 2
     assert "snr=300" in repr(w)
+    assert "snr='auto'" in repr(Wiener(kernel, snr="auto"))
 
 
 def test_edgetaper_border_reduces_ringing(peppers):
