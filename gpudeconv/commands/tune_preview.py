@@ -23,7 +23,7 @@ from .. import psf as psfs
 from ..deconvolve import METHODS, make_deconvolver
 from ..media.folders import IMAGE_SUFFIXES
 from ..media.images import read_image
-from ..media.video import FOURCC_BY_SUFFIX
+from ..media.video_write import CODEC_SUFFIXES
 
 KINDS = ("motion", "gaussian", "disk", "file")
 BORDERS = ("reflect", "edgetaper", "circular")
@@ -297,7 +297,7 @@ def output_path(source: Source, number_: int = 1) -> Path:
     not taken yet (lossy formats become PNG, unknown video containers MP4)."""
     suffix = source.path.suffix.lower()
     if source.is_video:
-        suffix = suffix if suffix in FOURCC_BY_SUFFIX else ".mp4"
+        suffix = suffix if suffix in CODEC_SUFFIXES else ".mp4"
     elif suffix in _LOSSY:
         suffix = ".png"
     while True:

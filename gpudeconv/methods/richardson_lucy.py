@@ -31,7 +31,7 @@ class RichardsonLucy(FourierFilter):
         psf,
         *,
         iterations: int = 30,
-        border: str = "reflect",
+        border: str = "harmonic",
         compat: str | None = None,
         stop: str | None = "auto",
         **options,
@@ -141,7 +141,7 @@ def richardson_lucy(
     psf,
     *,
     iterations: int = 30,
-    border: str = "reflect",
+    border: str = "harmonic",
     compat: str | None = None,
     stop: str | None = "auto",
     channel_axis: int | None = None,
@@ -168,7 +168,7 @@ def richardson_lucy(
         principle, with the noise floor of :mod:`gpudeconv.methods.parameters`),
         so that smooth or noisy frames are not over-sharpened. ``None``: always
         ``iterations``.
-    border : {"reflect", "circular", "zero", "harmonic", "unknown"}, default "reflect"
+    border : {"harmonic", "reflect", "circular", "zero", "unknown"}, default "harmonic"
         ``"reflect"``: the estimate extends beyond the frame and only the
         observed pixels count (Bertero–Boccacci), started from the seamlessly
         mirrored frame; ``"harmonic"`` and ``"unknown"``: the same, started
