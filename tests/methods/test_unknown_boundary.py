@@ -100,7 +100,8 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match="needs a numeric snr"):
         gpudeconv.Wiener(k, snr="auto", iterations=1)
     assert gpudeconv.Wiener(k, snr="auto").iterations == 0
-    assert gpudeconv.Wiener(k).iterations == 1
+    assert gpudeconv.Wiener(k).iterations == 0
+    assert gpudeconv.Wiener(k, iterations=1).iterations == 1
     with pytest.raises(ValueError, match="iterations must be >= 0"):
         gpudeconv.Wiener(k, border="unknown", iterations=-1)
 
