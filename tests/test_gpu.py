@@ -247,3 +247,35 @@ def test_two_gpus(cp):
     with pytest.raises(ValueError, match="device=0"):
         gpudeconv.wiener(on_second, KERNEL, backend="cupy", device=0)
     assert_within_one_level(gpudeconv.wiener(host, KERNEL, backend="cupy", device=1), expected)
+
+
+def test_auto_snr_device_resident_has_no_sync_inside_a_chunk(cp, monkeypatch):
+    # Issue 10, defect 3: the choice of snr runs on the device, batched over
+    # planes; the only device-to-host transfer a chunk may make is the one that
+    # records its planes' chosen snr once all of its work is queued.
+    from gpudeconv.engine.chunks import batch_chunks
+
+    frames = cp.asarray(np.random.default_rng(4).integers(0, 256, (12, 96, 128, 3), np.uint8))
+    restore = gpudeconv.Wiener(
+        gpudeconv.psf.motion(9, 20), snr="auto", channel_axis=-1, backend="cupy", max_memory=2**21
+    )
+    restore(frames)  # plans first
+    transfers = []
+
+    def counting(name):
+        original = getattr(cp.ndarray, name)
+
+        def wrapped(self, *args, **kwargs):
+            transfers.append(name)
+            return original(self, *args, **kwargs)
+
+        return wrapped
+
+    for name in ("get", "__float__", "__int__", "__bool__", "item", "tolist"):
+        monkeypatch.setattr(cp.ndarray, name, counting(name))
+    out = restore(frames)
+    monkeypatch.undo()
+    chunks = len(list(batch_chunks((12, 3), restore.last_call.run.max_frames)))
+    assert chunks >= 2, "the budget should split the call"
+    assert len(transfers) <= chunks, transfers
+    assert isinstance(out, cp.ndarray) and np.all(np.isfinite(restore.last_snr))
