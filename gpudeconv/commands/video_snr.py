@@ -15,6 +15,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..engine.frames import Layout
+from ..methods import parameters
 from ..methods.wiener import Wiener, wiener
 
 __all__ = ["SnrSmoother", "SmoothedAutoWiener", "scene_cuts", "thumbnails"]
@@ -107,8 +109,8 @@ def scene_cuts(thumbs: np.ndarray, previous: np.ndarray | None = None) -> np.nda
 
 class SmoothedAutoWiener:
     """Restores batches of consecutive frames with ``snr="auto"`` smoothed over
-    time: the per-frame choices come from :func:`gpudeconv.wiener` with
-    ``return_snr=True``, the frames are then restored with the smoothed values
+    time: the per-frame choices are Wiener's own (:meth:`raw_snr`), the frames
+    are then restored once, with the smoothed values
     (one fixed-snr filter per value, a few kept). Made per video: it holds the
     running value, so it is not shared between streams.
     """
@@ -119,7 +121,11 @@ class SmoothedAutoWiener:
         self.smoother = SnrSmoother()
         self.filters: OrderedDict = OrderedDict()
         self.keep = keep
-        Wiener(psf, snr=1.0, channel_axis=channel_axis, **options)  # validates here
+        probe = Wiener(psf, snr=1.0, channel_axis=channel_axis, **options)  # validates here
+        # Without a regulariser, and with a border that hides the frame's edge
+        # error, Wiener's own choice needs only the frames (no spectrum): it is
+        # made here without restoring the batch a first time.
+        self.choice_needs_spectrum = probe.reg is not None or probe.border == "circular"
         #: The smoothed snr of every frame restored so far (frames[, channels]).
         self.history: list[np.ndarray] = []
         self.last_thumbnail = None
@@ -133,11 +139,21 @@ class SmoothedAutoWiener:
             self.filters.popitem(last=False)
         return filt
 
+    def raw_snr(self, batch: np.ndarray) -> np.ndarray:
+        """``snr="auto"``'s own choice for each frame (and channel) of ``batch``,
+        as :func:`gpudeconv.wiener` with ``return_snr=True`` reports it."""
+        if self.choice_needs_spectrum:
+            _, raw = wiener(
+                batch, self.psf, snr="auto", channel_axis=self.channel_axis,
+                return_snr=True, **self.options,
+            )  # fmt: skip
+            return raw
+        frames = Layout.of(batch, self.channel_axis).frames(batch)
+        # The filter keeps 1 / (1 / snr): the same rounding here.
+        return 1.0 / (1.0 / parameters.wiener_snr(np, frames))
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        _, raw = wiener(
-            batch, self.psf, snr="auto", channel_axis=self.channel_axis,
-            return_snr=True, **self.options,
-        )  # fmt: skip
+        raw = self.raw_snr(batch)
         thumbs = thumbnails(batch, self.channel_axis)
         cuts = scene_cuts(thumbs, self.last_thumbnail)
         self.last_thumbnail = thumbs[-1]
