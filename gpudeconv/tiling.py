@@ -97,29 +97,21 @@ def padded_frames(image, psf, spatial, work, pad=None):
 
         return compute
 
-    below_shape = (padded[0] - shape[0], shape[1])
-    right_shape = (padded[0], padded[1] - shape[1])
     parts = moved
-    if below_shape[0] > 0:
-        below = da.map_blocks(
-            band(0),
-            rows,
-            columns,
-            chunks=batch_chunks + tuple((n,) for n in below_shape),
-            dtype=work,
-            meta=moved._meta,
-        )
-        parts = da.concatenate([parts, below], axis=-2)
-    if right_shape[1] > 0:
-        right = da.map_blocks(
-            band(1),
-            rows,
-            columns,
-            chunks=batch_chunks + tuple((n,) for n in right_shape),
-            dtype=work,
-            meta=moved._meta,
-        )
-        parts = da.concatenate([parts, right], axis=-1)
+    # The band below the frame (its columns), then the one beside the frame
+    # and that band (every padded row).
+    bands = ((padded[0] - shape[0], shape[1]), (padded[0], padded[1] - shape[1]))
+    for which, band_shape in enumerate(bands):
+        if band_shape[which] > 0:
+            extra = da.map_blocks(
+                band(which),
+                rows,
+                columns,
+                chunks=batch_chunks + tuple((n,) for n in band_shape),
+                dtype=work,
+                meta=moved._meta,
+            )
+            parts = da.concatenate([parts, extra], axis=which - 2)
     return parts, shape
 
 
