@@ -20,7 +20,7 @@ from .engine.arrays import is_cupy_array
 from .engine.backend import numpy_backend
 from .engine.borders import Padding, check_pad, fast_length
 from .engine.dispatch import resolve_backend
-from .engine.extension import HarmonicExtension
+from .engine.extension import HarmonicExtension, default_pad
 from .engine.kernels import normalize
 from .engine.otf import transfer_function
 from .methods.wiener import _check_reg
@@ -81,7 +81,11 @@ def padded_frames(image, psf, spatial, work, pad=None):
 
     moved = da.moveaxis(image, spatial, (-2, -1)).astype(work)
     shape = moved.shape[-2:]
-    padded = Padding.reflect(shape, normalize(psf).shape, check_pad(pad)).padded
+    psf = normalize(psf)
+    pad = check_pad(pad)
+    padded = Padding.reflect(
+        shape, psf.shape, default_pad(psf.shape) if pad is None else pad
+    ).padded
     batch_chunks = moved.chunks[:-2]
     rows = da.stack([moved[..., shape[0] - 1, :], moved[..., 0, :]], axis=-2)
     columns = da.stack([moved[..., :, shape[1] - 1], moved[..., :, 0]], axis=-1)
@@ -92,7 +96,7 @@ def padded_frames(image, psf, spatial, work, pad=None):
         def compute(row_edges, column_edges):
             backend = resolve_backend("cupy" if is_cupy_array(row_edges) else "numpy", row_edges)
             with backend.context():
-                extension = HarmonicExtension(backend, shape, padded, np.dtype(work))
+                extension = HarmonicExtension(backend, shape, padded, np.dtype(work), psf=psf)
                 return extension.bands(backend, row_edges, column_edges)[which]
 
         return compute

@@ -128,7 +128,10 @@ def restore_options() -> argparse.ArgumentParser:
         "--pad",
         type=non_negative_int,
         metavar="N",
-        help="pad at least N px per side (harmonic, reflect, unknown; default: the PSF's size)",
+        help=(
+            "pad at least N px per side (harmonic, reflect, unknown; default: twice the "
+            "PSF's size for harmonic, its size otherwise)"
+        ),
     )
     add_backend(group)
     group.add_argument(

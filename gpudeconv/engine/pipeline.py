@@ -36,7 +36,7 @@ from .arrays import is_cupy_array
 from .backend import Backend, Job
 from .borders import Padding, check_pad, taper, taper_weights
 from .dispatch import check_backend_name, check_device, resolve_backend
-from .extension import HarmonicExtension
+from .extension import HarmonicExtension, default_pad
 from .kernels import normalize
 from .otf import transfer_function
 
@@ -147,6 +147,11 @@ class FourierFilter:
 
     #: Working memory per frame, in padded real frames of the work dtype.
     frames_of_memory = 4
+    #: The harmonic border's padding carries the frame's edges along a motion
+    #: blur and is twice the PSF's extent (:mod:`.directional`): measured for
+    #: the Wiener filter. The iterative methods keep only the frame's pixels
+    #: in their data terms and start from the plain harmonic extension.
+    along_motion = True
 
     # -- what subclasses provide -------------------------------------------
     def transfer(self, backend: Backend, padded: tuple[int, int]):
@@ -229,14 +234,23 @@ class FourierFilter:
         plan = Plan(padding, transfer, tapering, bytes_per_frame)
         if self.border in ("harmonic", "unknown") and padding.padded != padding.shape:
             with backend.context():
-                plan.extension = HarmonicExtension(backend, shape, padding.padded, work)
+                plan.extension = HarmonicExtension(
+                    backend,
+                    shape,
+                    padding.padded,
+                    work,
+                    psf=self.psf if self.along_motion else None,
+                )
         with backend.context():
             self._plan_extra(backend, plan, work)
         return plan
 
     def _padding(self, shape) -> Padding:
         if self.border in PADDED_BORDERS:
-            return Padding.reflect(shape, self.psf.shape, self.pad, seamless=self.seamless)
+            pad = self.pad
+            if pad is None and self.border == "harmonic" and self.along_motion:
+                pad = default_pad(self.psf.shape)
+            return Padding.reflect(shape, self.psf.shape, pad, seamless=self.seamless)
         return Padding.none(shape)
 
     def _budget(self, backend: Backend) -> int:

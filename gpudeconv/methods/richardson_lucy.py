@@ -25,6 +25,7 @@ class RichardsonLucy(FourierFilter):
     """Richardson–Lucy planned once for a PSF (see :func:`richardson_lucy`)."""
 
     frames_of_memory = 8  # estimate, blur, ratio, their spectra and FFT scratch
+    along_motion = False
 
     def __init__(
         self,

@@ -39,6 +39,7 @@ class SparseDeconvolution(FourierFilter):
     """Total-variation deconvolution planned once for a PSF."""
 
     frames_of_memory = 12
+    along_motion = False
 
     def __init__(self, psf, *, weight="auto", border: str = "harmonic", **options):
         if border not in ("reflect", "circular", "harmonic", "unknown"):

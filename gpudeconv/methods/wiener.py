@@ -35,10 +35,11 @@ def _check_unknown(border, snr, iterations) -> int | None:
     ``border="unknown"`` (default 40) and ``"harmonic"`` (default 0: the
     extension alone); they need a numeric snr.
 
-    One step on top of the harmonic extension gains about 0.5 dB at the frame's
-    edges (``benchmarks/borders.py``) but costs 2.6x the time of the filter
-    (``benchmarks/cpu_ratios.py``), and a tiled (dask) result no longer matches
-    the whole-image one: so it is asked for, not the default."""
+    One step on top of the extension gains 0.1-1 dB at the frame's edges on
+    long motion but loses up to 4 dB on compact camera shakes
+    (``benchmarks/borders.py``), costs about 2x the time of the filter, and a
+    tiled (dask) result no longer matches the whole-image one: so it is asked
+    for, not the default."""
     if border not in ("harmonic", "unknown"):
         if iterations is not None:
             raise ValueError(
@@ -251,9 +252,11 @@ def wiener(
     border : {"harmonic", "reflect", "edgetaper", "circular", "unknown"}, default "harmonic"
         ``"harmonic"`` extends the frame by ``pad`` pixels per side (rounded
         up to fast FFT lengths) with the smooth periodic function that
-        continues its edges (:mod:`gpudeconv.engine.extension`), takes one
-        conjugate-gradient step towards ``"unknown"`` (with a numeric
-        ``snr``), restores and crops. ``"reflect"`` mirrors every side
+        continues its edges (:mod:`gpudeconv.engine.extension`); for a motion
+        blur, the edges are also carried along the motion into the padding
+        (:mod:`gpudeconv.engine.directional`); it restores and crops.
+        ``iterations=1`` adds one conjugate-gradient step towards
+        ``"unknown"`` (with a numeric ``snr``). ``"reflect"`` mirrors every side
         instead (edge pixel repeated). ``"unknown"`` treats the scene outside
         the frame as unknown: the regularised least-squares problem with only
         the frame's pixels in the data term, solved by conjugate gradients
@@ -264,7 +267,8 @@ def wiener(
         is periodic.
     pad : int or (int, int), optional
         Minimum padding per side for ``"harmonic"``, ``"reflect"`` and
-        ``"unknown"``; default: the PSF's extent.
+        ``"unknown"``; default: twice the PSF's extent for ``"harmonic"``,
+        the PSF's extent for the others.
     channel_axis : int, optional
         Axis holding colour channels; each channel gets the same filter.
     backend : {"auto", "numpy", "cupy"}, default "auto"
@@ -282,7 +286,7 @@ def wiener(
     iterations : int, optional
         Conjugate-gradient iterations for ``border="unknown"`` (default 40;
         it stops earlier once converged) and ``"harmonic"`` (default 0, the
-        extension alone; 1 gains about 0.5 dB at the edges for 2.6x the time).
+        extension alone; 1 gains 0.1-1 dB at the edges for about 2x the time).
     return_snr : bool
         Also return the snr used for each frame (chosen per frame with
         ``"auto"``): a NumPy array, the image's shape without its spatial
