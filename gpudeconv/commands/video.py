@@ -127,6 +127,7 @@ def run(args) -> int:
             else:
                 restore = options.remote_task(args, -1)
                 queue_batches = max(3, 2 * sum(client.nthreads().values()))
+            hardware = client is None and _uses_gpu(args)
             report = restore_video(
                 args.input,
                 args.output,
@@ -135,7 +136,7 @@ def run(args) -> int:
                 codec=args.codec,
                 crf=args.crf,
                 preset=args.preset,
-                hardware=client is None and _uses_gpu(args),
+                hardware=hardware,
                 overwrite=args.overwrite,
                 progress=not args.quiet,
                 queue_batches=queue_batches,
@@ -166,7 +167,9 @@ def run(args) -> int:
         streams = ", ".join(report.copied) or "none"
         line = (
             f"gpudeconv video: wrote {report.frames_written} frames ({cols}x{rows} at "
-            f"{report.fps:g} fps, {report.encoder}) to {args.output} in "
+            f"{report.fps:g} fps, {report.encoder}"
+            + (f", decoded with {report.decoder}" if hardware else "")
+            + f") to {args.output} in "
             f"{report.seconds:.1f} s{where}: {report.frames_per_second:.1f} frames/s overall"
         )
         if report.restore_seconds:
