@@ -11,7 +11,10 @@ whole threaded pipeline (``gpudeconv.media.video.restore_video``). Then the
 peer a video user already has: PyAV decode -> FFmpeg's ``deconvolve`` filter
 -> libx264 CRF 18 medium, audio copied. Quality is PSNR against the sharp
 frames; "codec loss" is what encoding costs against the restored frames
-before encoding.
+before encoding. "CPU ms a frame" is the process's CPU time (all threads)
+per frame restoring alone and in the pipeline: their ratio is what the
+pipeline can reach when the restoration alone keeps every core busy, and
+does not depend on the machine's load.
 
 With ``--repeat N`` the restore-only rate and the pipeline at every preset
 are measured N times, interleaved, and the medians printed: on a shared
@@ -94,12 +97,13 @@ def decode(path: Path, hwaccel=None) -> tuple[float, list, str]:
     return len(frames) / seconds, frames, info.decoder
 
 
-def restore_rate(restore, frames: list, batch: int) -> tuple[float, list]:
-    restore(np.stack(frames[:batch]))  # plans
-    out, start = [], time.perf_counter()
+def restore_rate(restore, frames: list, batch: int) -> tuple[float, float, list]:
+    """Frames per second, CPU seconds per frame (all threads), the frames."""
+    out, start, cpu = [], time.perf_counter(), time.process_time()
     for i in range(0, len(frames), batch):
         out.extend(restore(np.stack(frames[i : i + batch])))
-    return len(frames) / (time.perf_counter() - start), out
+    cpu = (time.process_time() - cpu) / len(frames)
+    return len(frames) / (time.perf_counter() - start), cpu, out
 
 
 def encode_rate(frames: list, source: Path, target: Path, hardware: bool, preset) -> float:
@@ -196,10 +200,11 @@ def main(argv=None) -> None:
     print(f"backend {backend}, {args.frames} frames per clip, batch {args.batch_size}, snr {SNR}")
     print(f"load average before: {load()}", flush=True)
     print(
-        "| clip | decode | restore | encode | pipeline | pipeline / restore | peer | "
-        "pipeline / peer | PSNR blurred / ours / peer (dB) | codec loss (dB) |"
+        "| clip | decode | restore | encode | pipeline | pipeline / restore | CPU ms a frame: "
+        "restore / pipeline | peer | pipeline / peer | PSNR blurred / ours / peer (dB) | "
+        "codec loss (dB) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             clip_rows(Path(tmp), size, args, gpu, backend)
@@ -222,13 +227,15 @@ def clip_rows(tmp: Path, size: str, args, gpu: bool, backend: str) -> None:
     runs = {p: [] for p in presets}
     restored = encoder = None
     for _ in range(args.repeat):
-        res, restored = restore_rate(wiener, frames, args.batch_size)
+        res, res_cpu, restored = restore_rate(wiener, frames, args.batch_size)
         for p in presets:
+            cpu = time.process_time()
             report = restore_video(
                 clip, tmp / f"out-{p}.mp4", wiener, batch_size=args.batch_size, hardware=gpu,
                 overwrite=True, preset=p,
             )  # fmt: skip
-            runs[p].append((report.frames_per_second, res))
+            cpu = (time.process_time() - cpu) / report.frames_written
+            runs[p].append((report.frames_per_second, res, cpu, res_cpu))
             encoder, decoder = report.encoder, report.decoder
     peer_fps, q_peer = float("nan"), float("nan")
     if not args.no_peer:
@@ -237,18 +244,23 @@ def clip_rows(tmp: Path, size: str, args, gpu: bool, backend: str) -> None:
         q_peer = np.mean([psnr(t, f) for t, f in zip(truth, theirs, strict=True)])
     q_blur = np.mean([psnr(t, f) for t, f in zip(truth, frames, strict=True)])
     q_restored = np.mean([psnr(t, f) for t, f in zip(truth, restored, strict=True)])
-    res = statistics.median(r for p in presets for _, r in runs[p])
+    res = statistics.median(run[1] for p in presets for run in runs[p])
     for p in presets:
         enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu, p)
         ours = read_back(tmp / f"out-{p}.mp4")
         q_ours = np.mean([psnr(t, f) for t, f in zip(truth, ours, strict=True)])
-        pipe = statistics.median(f for f, _ in runs[p])
-        ratio = statistics.median(f / r for f, r in runs[p])
+        pipe = statistics.median(run[0] for run in runs[p])
+        ratio = statistics.median(run[0] / run[1] for run in runs[p])
+        # Load-independent: the restoration's share of the pipeline's CPU time.
+        cpu_ratio = statistics.median(run[3] / run[2] for run in runs[p])
+        cpu_ms = statistics.median(run[2] for run in runs[p]) * 1000
+        res_ms = statistics.median(run[3] for run in runs[p]) * 1000
         where = f"{decoder} -> {encoder}" if gpu else f"H.264 -> {encoder}"
         print(
             f"| {size} {where}{'' if gpu else ', ' + (p or 'medium')} | "
             f"{dec:.0f} | {res:.1f} | {enc:.1f} | "
-            f"{pipe:.1f} | {ratio:.0%} | {peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
+            f"{pipe:.1f} | {ratio:.0%} | {res_ms:.0f} / {cpu_ms:.0f} = {cpu_ratio:.0%} | "
+            f"{peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
             f"{q_blur:.2f} / {q_ours:.2f} / {q_peer:.2f} | {q_restored - q_ours:.2f} |",
             flush=True,
         )

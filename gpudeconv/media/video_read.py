@@ -127,8 +127,14 @@ def _open_accelerated(path: Path, hwaccel: str):
     so that the report says where decoding really runs; the run itself may
     fall back (e.g. at a change of resolution) rather than lose frames."""
     failures = (av.FFmpegError, RuntimeError, NotImplementedError, OSError)
+    # CUDA: share the primary context (CuPy's) rather than make a second one.
+    options = {"primary_ctx": "1"} if hwaccel == "cuda" else None
+
+    def device(fallback: bool) -> HWAccel:
+        return HWAccel(hwaccel, allow_software_fallback=fallback, options=options)
+
     try:
-        trial = av.open(str(path), "r", hwaccel=HWAccel(hwaccel, allow_software_fallback=False))
+        trial = av.open(str(path), "r", hwaccel=device(False))
     except failures as exc:
         return None, f"{hwaccel} unavailable, {_reason(exc)}"
     try:
@@ -138,7 +144,7 @@ def _open_accelerated(path: Path, hwaccel: str):
     finally:
         trial.close()
     try:
-        return av.open(str(path), "r", hwaccel=HWAccel(hwaccel, allow_software_fallback=True)), ""
+        return av.open(str(path), "r", hwaccel=device(True)), ""
     except failures as exc:
         return None, f"{hwaccel} unavailable, {_reason(exc)}"
 
