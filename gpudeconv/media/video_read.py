@@ -1,9 +1,10 @@
 """Reading a video with PyAV: the picture as arrays, everything else as packets.
 
-The video stream is decoded (threaded) into BGR arrays, 8-bit or, for deeper
-sources, 16-bit; every other stream the output can carry (audio, subtitles,
-data) is passed on packet for packet, untouched, so that it can be copied
-without re-encoding and stays in sync.
+The video stream is decoded (threaded, or on NVDEC when the restoration runs
+on the GPU and it opens) into BGR arrays, 8-bit or, for deeper sources,
+16-bit; every other stream the output can carry (audio, subtitles, data) is
+passed on packet for packet, untouched, so that it can be copied without
+re-encoding and stays in sync.
 """
 
 from __future__ import annotations
