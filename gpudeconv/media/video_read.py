@@ -112,7 +112,11 @@ def open_source(path: Path, hwaccel: str | None = None):
         return container, info
     # The stream's format and depth come from the software context above: a
     # hardware one reports its surface format (cuda) instead.
-    accelerated, why = _open_accelerated(path, hwaccel)
+    try:
+        accelerated, why = _open_accelerated(path, hwaccel)
+    except BaseException:
+        container.close()
+        raise
     if accelerated is None:
         info.decoder += f" (software: {why})"
         return container, info
@@ -239,12 +243,6 @@ class ToArray:
             planar, format=info.array_format, interpolation=SCALING, threads=self.threads
         )
         return packed.to_ndarray()
-
-
-def to_array(frame, info: Source) -> np.ndarray:
-    """One decoded frame as BGR (see :class:`ToArray`, which a loop should
-    keep instead)."""
-    return ToArray(info)(frame)
 
 
 def demux(container, info: Source, copied: set[int], errors: list, threads: int = 1):
