@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One call on a GPU machine: set-up check, GPU tests, CPU-vs-GPU agreement, a
-# short benchmark and the stream overlap ratio.
+# short benchmark, the stream overlap ratio and the video pipeline (NVDEC+NVENC).
 #
 #   bash benchmarks/gpu_check.sh          (from the repository root)
 #
-# Needs CuPy, NumPy, SciPy, OpenCV, pytest and pytest-benchmark; installs
+# Needs CuPy, NumPy, SciPy, OpenCV, PyAV, pytest and pytest-benchmark; installs
 # nothing and runs the project from its tree (PYTHONPATH=.). Each step has its
 # own time limit, cut to what is left of a 470-second total, so that the whole
 # script ends within 8 minutes. Logs and JSON go to $OUT when it is set (else
@@ -45,6 +45,7 @@ step doctor 30 $PY -m gpudeconv doctor --require-gpu
 step gpu-tests 170 $PY -m pytest -m gpu -q -p no:cacheprovider -o addopts="" -rs
 step verify 80 $PY -m gpudeconv verify --backend cupy
 step overlap 60 $PY benchmarks/gpu_overlap.py --repeat 3 --json "$OUT/overlap.json"
+step video 90 $PY benchmarks/video_pipeline.py --frames 120 --sizes 1080p --no-peer
 step bench 120 $PY -m gpudeconv bench --backends cupy --sizes 512 1080p 4k --batch-sizes 1 8 32 \
   --repeat 3 --json "$OUT/bench.json" --plot "$OUT/bench.png"
 
@@ -60,6 +61,8 @@ echo "-- verify"
 grep -E "^FAIL|cases within tolerance|no usable GPU" "$OUT/verify.log" | tail -n 12
 echo "-- bench"
 grep -E "^\|" "$OUT/bench.log"
+echo "-- video: 1080p H.264 in, NVDEC -> restore -> NVENC, frames/s (goal: pipeline >= 200)"
+grep -E "^\||^load" "$OUT/video.log"
 echo "-- overlap (host to host over serial upload+compute+download; goal <= 0.6)"
 grep -E "^\|" "$OUT/overlap.log"
 echo "-- doctor"

@@ -1,20 +1,32 @@
 """Which stage limits ``gpudeconv video``, and how it compares with FFmpeg's own.
 
     python benchmarks/video_pipeline.py [--frames 30] [--backend auto] [--sizes 720p 1080p]
+        [--preset medium veryfast ...] [--repeat 3]
 
 For 720p and 1080p H.264 clips with an AAC track (a moving crop of the
 built-in photo, tiled and blurred), measures in frames per second: decoding
-(PyAV, to BGR arrays), restoring (Wiener, fixed snr), encoding (libx264 CRF
-18, preset medium, or NVENC on the GPU path) and the whole threaded pipeline
-(``gpudeconv.media.video.restore_video``). Then the peer a video user already
-has: PyAV decode -> FFmpeg's ``deconvolve`` filter -> libx264 CRF 18, audio
-copied. Quality is PSNR against the sharp frames; "codec loss" is what
-encoding costs against the restored frames before encoding.
+(PyAV, to BGR arrays; NVDEC on the GPU path), restoring (Wiener, fixed snr),
+encoding (libx264 CRF 18 at each preset, or NVENC on the GPU path) and the
+whole threaded pipeline (``gpudeconv.media.video.restore_video``). Then the
+peer a video user already has: PyAV decode -> FFmpeg's ``deconvolve`` filter
+-> libx264 CRF 18 medium, audio copied. Quality is PSNR against the sharp
+frames; "codec loss" is what encoding costs against the restored frames
+before encoding. "CPU ms a frame" is the process's CPU time (all threads)
+per frame restoring alone and in the pipeline: their ratio is what the
+pipeline can reach when the restoration alone keeps every core busy, and
+does not depend on the machine's load.
+
+With ``--repeat N`` the restore-only rate and the pipeline at every preset
+are measured N times, interleaved, and the medians printed: on a shared
+machine the ratio within one round is what counts (the load average is
+printed before and after).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +43,7 @@ import gpudeconv  # noqa: E402
 from gpudeconv.commands.bench import frames as tiled_frames  # noqa: E402
 from gpudeconv.engine.dispatch import resolve_backend  # noqa: E402
 from gpudeconv.media.video import restore_video  # noqa: E402
-from gpudeconv.media.video_read import SCALING, open_source, to_array  # noqa: E402
+from gpudeconv.media.video_read import SCALING, ToArray, open_source  # noqa: E402
 from gpudeconv.media.video_write import choose_encoder, video_frame  # noqa: E402
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
@@ -74,21 +86,24 @@ def make_clip(path: Path, rows: int, cols: int, n: int) -> list:
     return truth
 
 
-def decode(path: Path) -> tuple[float, list]:
-    container, info = open_source(path)
+def decode(path: Path, hwaccel=None) -> tuple[float, list, str]:
+    """Frames per second to BGR arrays, the frames, and the decoder used."""
+    container, info = open_source(path, hwaccel)
+    to_array = ToArray(info, 0 if hwaccel else 1)
     start = time.perf_counter()
-    frames = [to_array(f, info) for f in container.decode(video=0)]
+    frames = [to_array(f) for f in container.decode(video=0)]
     seconds = time.perf_counter() - start
     container.close()
-    return len(frames) / seconds, frames
+    return len(frames) / seconds, frames, info.decoder
 
 
-def restore_rate(restore, frames: list, batch: int) -> tuple[float, list]:
-    restore(np.stack(frames[:batch]))  # plans
-    out, start = [], time.perf_counter()
+def restore_rate(restore, frames: list, batch: int) -> tuple[float, float, list]:
+    """Frames per second, CPU seconds per frame (all threads), the frames."""
+    out, start, cpu = [], time.perf_counter(), time.process_time()
     for i in range(0, len(frames), batch):
         out.extend(restore(np.stack(frames[i : i + batch])))
-    return len(frames) / (time.perf_counter() - start), out
+    cpu = (time.process_time() - cpu) / len(frames)
+    return len(frames) / (time.perf_counter() - start), cpu, out
 
 
 def encode_rate(frames: list, source: Path, target: Path, hardware: bool, preset) -> float:
@@ -107,10 +122,7 @@ def encode_rate(frames: list, source: Path, target: Path, hardware: bool, preset
 
 
 def read_back(path: Path) -> list:
-    container, info = open_source(path)
-    frames = [to_array(f, info) for f in container.decode(video=0)]
-    container.close()
-    return frames
+    return decode(path)[1]
 
 
 def drain(sink, stream, out) -> None:
@@ -177,46 +189,82 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument(
-        "--preset", default=None, help="ours (default: medium); the peer's stays medium"
-    )
+        "--preset", nargs="+", default=[None],
+        help="libx264 presets for ours, one row each (default: medium); the peer's stays medium",
+    )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed")
+    parser.add_argument("--no-peer", action="store_true", help="skip the (slow) peer")
     args = parser.parse_args(argv)
     backend = resolve_backend(args.backend).name
     gpu = backend == "cupy"
     print(f"backend {backend}, {args.frames} frames per clip, batch {args.batch_size}, snr {SNR}")
+    print(f"load average before: {load()}", flush=True)
     print(
-        "| clip | decode | restore | encode | pipeline | pipeline / restore | peer | "
-        "pipeline / peer | PSNR blurred / ours / peer (dB) | codec loss (dB) |"
+        "| clip | decode | restore | encode | pipeline | pipeline / restore | CPU ms a frame: "
+        "restore / pipeline | peer | pipeline / peer | PSNR blurred / ours / peer (dB) | "
+        "codec loss (dB) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
         for size in args.sizes:
-            rows, cols = SIZES[size]
-            clip = tmp / f"{size}.mp4"
-            truth = make_clip(clip, rows, cols, args.frames)
-            dec, frames = decode(clip)
-            wiener = gpudeconv.Wiener(PSF, snr=SNR, channel_axis=-1, backend=backend)
-            res, restored = restore_rate(wiener, frames, args.batch_size)
-            enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu, args.preset)
+            clip_rows(Path(tmp), size, args, gpu, backend)
+    print(f"load average after: {load()}")
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
+def clip_rows(tmp: Path, size: str, args, gpu: bool, backend: str) -> None:
+    """One row per preset for one clip size: the medians over the rounds."""
+    rows, cols = SIZES[size]
+    clip = tmp / f"{size}.mp4"
+    truth = make_clip(clip, rows, cols, args.frames)
+    dec, frames, decoder = decode(clip, "cuda" if gpu else None)
+    wiener = gpudeconv.Wiener(PSF, snr=SNR, channel_axis=-1, backend=backend)
+    restore_rate(wiener, frames, args.batch_size)  # plans, warms up
+    presets = args.preset  # None: the encoder's default (NVENC has its own names)
+    runs = {p: [] for p in presets}
+    restored = encoder = None
+    for _ in range(args.repeat):
+        res, res_cpu, restored = restore_rate(wiener, frames, args.batch_size)
+        for p in presets:
+            cpu = time.process_time()
             report = restore_video(
-                clip, tmp / "out.mp4", wiener, batch_size=args.batch_size, hardware=gpu,
-                overwrite=True, preset=args.preset,
+                clip, tmp / f"out-{p}.mp4", wiener, batch_size=args.batch_size, hardware=gpu,
+                overwrite=True, preset=p,
             )  # fmt: skip
-            ours = read_back(tmp / "out.mp4")
-            peer_fps = peer(clip, tmp / "peer.mp4")
-            theirs = read_back(tmp / "peer.mp4")
-            q_blur = np.mean([psnr(t, f) for t, f in zip(truth, frames, strict=True)])
-            q_ours = np.mean([psnr(t, f) for t, f in zip(truth, ours, strict=True)])
-            q_restored = np.mean([psnr(t, f) for t, f in zip(truth, restored, strict=True)])
-            q_peer = np.mean([psnr(t, f) for t, f in zip(truth, theirs, strict=True)])
-            pipe = report.frames_per_second
-            print(
-                f"| {size} H.264 -> {report.encoder}, {args.preset or 'medium'} | "
-                f"{dec:.0f} | {res:.1f} | {enc:.1f} | "
-                f"{pipe:.1f} | {pipe / res:.0%} | {peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
-                f"{q_blur:.2f} / {q_ours:.2f} / {q_peer:.2f} | {q_restored - q_ours:.2f} |",
-                flush=True,
-            )
+            cpu = (time.process_time() - cpu) / report.frames_written
+            runs[p].append((report.frames_per_second, res, cpu, res_cpu))
+            encoder, decoder = report.encoder, report.decoder
+    peer_fps, q_peer = float("nan"), float("nan")
+    if not args.no_peer:
+        peer_fps = peer(clip, tmp / "peer.mp4")
+        theirs = read_back(tmp / "peer.mp4")
+        q_peer = np.mean([psnr(t, f) for t, f in zip(truth, theirs, strict=True)])
+    q_blur = np.mean([psnr(t, f) for t, f in zip(truth, frames, strict=True)])
+    q_restored = np.mean([psnr(t, f) for t, f in zip(truth, restored, strict=True)])
+    res = statistics.median(run[1] for p in presets for run in runs[p])
+    for p in presets:
+        enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu, p)
+        ours = read_back(tmp / f"out-{p}.mp4")
+        q_ours = np.mean([psnr(t, f) for t, f in zip(truth, ours, strict=True)])
+        pipe = statistics.median(run[0] for run in runs[p])
+        ratio = statistics.median(run[0] / run[1] for run in runs[p])
+        # Load-independent: the restoration's share of the pipeline's CPU time.
+        cpu_ratio = statistics.median(run[3] / run[2] for run in runs[p])
+        cpu_ms = statistics.median(run[2] for run in runs[p]) * 1000
+        res_ms = statistics.median(run[3] for run in runs[p]) * 1000
+        where = f"{decoder} -> {encoder}" if gpu else f"H.264 -> {encoder}"
+        default = "default preset" if gpu else "medium"
+        print(
+            f"| {size} {where}, {p or default} | "
+            f"{dec:.0f} | {res:.1f} | {enc:.1f} | "
+            f"{pipe:.1f} | {ratio:.0%} | {res_ms:.0f} / {cpu_ms:.0f} = {cpu_ratio:.0%} | "
+            f"{peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
+            f"{q_blur:.2f} / {q_ours:.2f} / {q_peer:.2f} | {q_restored - q_ours:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ def register(sub, parents) -> None:
         description="Restore every frame of a video into a new one with the same frame size, "
         "rate, time stamps, colour tags and rotation; audio, subtitle and data streams are "
         "copied packet for packet (no re-encoding, exact sync). H.264 (libx264, CRF 18, preset "
-        "medium) by default for .mp4/.mov/.mkv/.avi, AV1 for .webm; on the GPU path NVENC "
-        "when it opens. 10-bit input is restored in 16 bits and written as 10-bit. A failed "
+        "medium) by default for .mp4/.mov/.mkv/.avi, AV1 for .webm; on the GPU path NVDEC and "
+        "NVENC when they open. 10-bit input is restored in 16 bits and written as 10-bit. A failed "
         "or interrupted run leaves nothing at OUTPUT; a truncated input keeps every decodable "
         "frame and exits 1. With --snr auto the choice is made per frame and smoothed over "
         "time.",
@@ -63,7 +63,8 @@ def register(sub, parents) -> None:
     group.add_argument(
         "--preset",
         metavar="NAME",
-        help="encoder speed (default: medium for libx264/libx265, 8 for SVT-AV1, p5 NVENC)",
+        help="encoder speed (default: medium for libx264/libx265, 8 for SVT-AV1, p5 NVENC); "
+        "veryfast runs faster where the CPU also restores (see the README)",
     )
     group.add_argument("--fourcc", nargs="?", action=_FourccGone, help=argparse.SUPPRESS)
     video.set_defaults(run=run)
@@ -127,6 +128,7 @@ def run(args) -> int:
             else:
                 restore = options.remote_task(args, -1)
                 queue_batches = max(3, 2 * sum(client.nthreads().values()))
+            hardware = client is None and _uses_gpu(args)
             report = restore_video(
                 args.input,
                 args.output,
@@ -135,7 +137,7 @@ def run(args) -> int:
                 codec=args.codec,
                 crf=args.crf,
                 preset=args.preset,
-                hardware=client is None and _uses_gpu(args),
+                hardware=hardware,
                 overwrite=args.overwrite,
                 progress=not args.quiet,
                 queue_batches=queue_batches,
@@ -166,7 +168,9 @@ def run(args) -> int:
         streams = ", ".join(report.copied) or "none"
         line = (
             f"gpudeconv video: wrote {report.frames_written} frames ({cols}x{rows} at "
-            f"{report.fps:g} fps, {report.encoder}) to {args.output} in "
+            f"{report.fps:g} fps, {report.encoder}"
+            + (f", decoded with {report.decoder}" if hardware else "")
+            + f") to {args.output} in "
             f"{report.seconds:.1f} s{where}: {report.frames_per_second:.1f} frames/s overall"
         )
         if report.restore_seconds:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .images import partial_file
 from .video_read import Source, check_paths, demux, open_source
@@ -46,6 +47,7 @@ class VideoReport:
     declared_exact: bool = False
     decode_errors: list[str] = field(default_factory=list)
     encoder: str = ""
+    decoder: str = ""
     copied: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
@@ -82,6 +84,7 @@ def restore_video(
     crf: float | None = None,
     preset: str | None = None,
     hardware: bool = False,
+    hwaccel: str = "cuda",
     overwrite: bool = False,
     progress: bool = False,
     queue_batches: int = 3,
@@ -104,7 +107,12 @@ def restore_video(
     crf, preset : optional
         The encoder's constant quality and speed (libx264: CRF 18, medium).
     hardware : bool
-        Try NVIDIA's NVENC first (when the restoration runs on the GPU).
+        When the restoration runs on the GPU: decode on ``hwaccel`` (NVDEC)
+        and try NVIDIA's NVENC first; either falls back to software when it
+        cannot open here (``report.decoder`` and ``report.encoder`` say
+        which ran). The frames reach ``restore`` the same either way.
+    hwaccel : str
+        The FFmpeg device type decoded on with ``hardware`` (``"cuda"``).
     executor : optional
         Anything with ``submit(fn, arg)`` returning a future, such as a
         ``distributed.Client``: batches are restored remotely, up to
@@ -122,14 +130,16 @@ def restore_video(
     """
     source, target = check_paths(source, target, overwrite=overwrite)
     codec_name = codec_for(target.suffix, codec)
-    container, info = open_source(source)
+    container, info = open_source(source, hwaccel if hardware else None)
     try:
         extra = {} if opener is None else {"opener": opener}
         encoder = choose_encoder(
             info, codec_name, crf=crf, preset=preset, hardware=hardware, **extra
         )
         errors: list[str] = []
-        items = demux(container, info, {s.index for s in info.others}, errors)
+        # The host's cores convert frames faster together where the GPU restores.
+        threads = 0 if hardware else 1
+        items = demux(container, info, {s.index for s in info.others}, errors, threads)
         first = _Batch()
         rotation = 0.0
         for item in items:
@@ -151,7 +161,7 @@ def restore_video(
             try:
                 report = _pipeline(
                     items, first, info, encoder, output, stream, copies,
-                    restore, batch_size, queue_batches, progress, executor, target,
+                    restore, batch_size, queue_batches, progress, executor, target, threads,
                 )  # fmt: skip
             except BaseException:
                 _close_quietly(output)
@@ -169,6 +179,7 @@ def restore_video(
     report.frames_declared, report.declared_exact = info.declared, info.declared_exact
     report.decode_errors = errors
     report.encoder = encoder.describe()
+    report.decoder = info.decoder
     report.dropped = dropped
     return report
 
@@ -201,7 +212,7 @@ class _Stamps:
 
 def _pipeline(
     items, first, info, encoder: Encoder, output, stream, copies,
-    restore, batch_size, queue_batches, progress, executor, target,
+    restore, batch_size, queue_batches, progress, executor, target, threads,
 ) -> VideoReport:  # fmt: skip
     from tqdm import tqdm
 
@@ -253,8 +264,11 @@ def _pipeline(
         for packet in packets:
             output.mux(packet)
 
+    reformatter = VideoReformatter()  # the writer thread's own
+
     def encode(array, pts):
-        mux(stream.encode(video_frame(array, info, encoder, stamps(pts), info.time_base)))
+        frame = video_frame(array, info, encoder, stamps(pts), info.time_base, reformatter, threads)
+        mux(stream.encode(frame))
 
     def write():
         try:

@@ -200,6 +200,7 @@ def test_gpu_path_encodes_with_nvenc_when_it_opens(tmp_path):
                  "--backend", "cupy")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"(160x120 at 12 fps, {expected} " in result.stderr
+    assert ", decoded with h264 (" in result.stderr  # cuda, or why not
     assert audio_packets(tmp_path / "out.mp4") == audio_packets(tmp_path / "clip.mp4")
 
 

@@ -9,8 +9,9 @@ from conftest import psnr
 from video_clips import KERNEL, audio_packets, make_clip, read_video
 
 import gpudeconv
+from gpudeconv.engine.dispatch import cupy_usable
 from gpudeconv.media import video
-from gpudeconv.media.video_read import open_source
+from gpudeconv.media.video_read import DEVICE_TYPES, SCALING, open_source
 from gpudeconv.media.video_write import choose_encoder, pixel_format
 
 
@@ -243,3 +244,86 @@ def test_time_stamps_helper_repairs_only_what_encoders_refuse():
     info = type("I", (), {"rate": Fraction(25), "time_base": Fraction(1, 1000)})()
     stamps = video._Stamps(info)
     assert [stamps(p) for p in (0, 40, 120, None, 100, 200)] == [0, 40, 120, 160, 200, 240]
+
+
+def _seen_by_restorer(source, target, **kwargs):
+    """Run ``restore_video`` with an identity restorer; the frames it was given."""
+    seen = []
+
+    def keep(batch):
+        seen.extend(batch.copy())
+        return batch
+
+    report = video.restore_video(source, target, keep, **kwargs)
+    return seen, report
+
+
+@pytest.mark.parametrize(
+    "pix_fmt, fmt, colour, size",
+    [
+        ("yuv420p", "bgr24", None, (120, 160)),
+        ("yuv420p", "bgr24", {"colorspace": 1, "color_range": 2}, (120, 160)),
+        ("yuv420p10le", "bgr48le", {"colorspace": 1, "color_range": 1}, (120, 160)),
+        ("yuv444p", "bgr24", None, (91, 97)),
+    ],
+)
+def test_frames_reach_the_restorer_as_swscale_converts_them(tmp_path, pix_fmt, fmt, colour, size):
+    # The pipeline converts through planar GBR with one swscale context per
+    # thread (faster); the bytes must be those of the direct conversion.
+    rows, cols = size
+    make_clip(tmp_path / "in.mkv", n=5, rows=rows, cols=cols, pix_fmt=pix_fmt, colour=colour,
+              audio=False)  # fmt: skip
+    seen, _ = _seen_by_restorer(tmp_path / "in.mkv", tmp_path / "out.mkv")
+    with av.open(str(tmp_path / "in.mkv")) as container:
+        expected = [
+            f.to_ndarray(format=fmt, interpolation=SCALING, src_colorspace=(colour or {}).get(
+                "colorspace"), src_color_range=(colour or {}).get("color_range"))
+            for f in container.decode(video=0)
+        ]  # fmt: skip
+    assert len(seen) == len(expected) == 5
+    for got, want in zip(seen, expected, strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def _no_decoder_here() -> str:
+    """A device type FFmpeg knows but has no H.264 decoder for in this build."""
+    have = {c.device_type.name for c in av.codec.Codec("h264", "r").hardware_configs}
+    return next(t for t in DEVICE_TYPES if t not in have)
+
+
+@pytest.mark.parametrize("device", ["cuda", "no-decoder"])
+def test_hardware_decoding_that_cannot_run_falls_back_with_the_same_frames(tmp_path, device):
+    if device == "cuda" and cupy_usable():
+        pytest.skip("NVDEC may run here: test_nvdec_decodes_the_same_frames covers it")
+    device = _no_decoder_here() if device == "no-decoder" else device
+    make_clip(tmp_path / "in.mp4", n=10)
+    software, plain = _seen_by_restorer(tmp_path / "in.mp4", tmp_path / "sw.mp4")
+    hardware, report = _seen_by_restorer(
+        tmp_path / "in.mp4", tmp_path / "hw.mp4", hardware=True, hwaccel=device
+    )
+    assert plain.decoder == "h264"
+    assert report.decoder.startswith(f"h264 (software: {device} ")
+    assert report.frames_written == 10 and not report.incomplete
+    assert len(hardware) == 10 and all(
+        np.array_equal(h, s) for h, s in zip(hardware, software, strict=True)
+    )
+    assert audio_packets(tmp_path / "hw.mp4") == audio_packets(tmp_path / "in.mp4")
+    with pytest.raises(ValueError, match="hwaccel must be one of .*got 'nvidia'"):
+        video.restore_video(tmp_path / "in.mp4", tmp_path / "x.mp4", identity, hardware=True,
+                            hwaccel="nvidia")  # fmt: skip
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_usable(), reason="CuPy with a CUDA device is not available")
+def test_nvdec_decodes_the_same_frames(tmp_path):
+    make_clip(tmp_path / "in.mp4", n=10, rows=240, cols=320)
+    software, _ = _seen_by_restorer(tmp_path / "in.mp4", tmp_path / "sw.mp4")
+    hardware, report = _seen_by_restorer(tmp_path / "in.mp4", tmp_path / "hw.mp4", hardware=True)
+    assert report.decoder == "h264 (cuda)", report.decoder
+    assert report.frames_written == 10 and not report.incomplete
+    # H.264 decoding is exact; NVDEC hands over NV12 rather than yuv420p,
+    # whose conversion to BGR may round differently by a level.
+    for h, s in zip(hardware, software, strict=True):
+        assert np.abs(h.astype(int) - s).max() <= 1
+    assert audio_packets(tmp_path / "hw.mp4") == audio_packets(tmp_path / "in.mp4")
