@@ -24,7 +24,7 @@ from scipy import special
 
 from .spectrum import Spectrum
 
-__all__ = ["RadialFit", "fit_radial", "ring_means"]
+__all__ = ["RadialFit", "ellipticity", "fit_radial", "ring_means"]
 
 #: Power-law exponents tried for the scene (natural photos fall near rho^-2).
 #: Steeper ones pass for part of a Gaussian blur: allowing up to 3.6, 1 sigma
@@ -167,3 +167,53 @@ def fit_radial(spec: Spectrum) -> RadialFit:
         radius_soft=radius_soft,
         rss_soft=rss_soft,
     )
+
+
+#: Angular sectors for :func:`ellipticity`, and their rings' width in steps.
+SECTORS, SECTOR_RING = 8, 2.0
+
+
+def ellipticity(spec: Spectrum) -> float:
+    """How much the Gaussian that fits the spectrum depends on the direction:
+    the amplitude of the ``cos 2 theta`` term of ``sigma(theta)^2`` (px^2),
+    with ``sigma(theta)`` fitted in each of :data:`SECTORS` angular sectors.
+
+    The scene's power law and the noise floor come from the fit of all the
+    rings (the noise is white, the scene's exponent about the same in every
+    direction); each sector then fits its own amplitude, which absorbs the
+    scene's anisotropy (edges in one direction), and its own sigma. A
+    Gaussian or a disk gives the same sigma in every direction, a camera
+    shake does not.
+    """
+    rho, y, w = _rings(spec, MAX_RHO_GAUSSIAN)
+    gauss = _transfer(tuple(np.round(rho, 12)))[0]
+    errors = np.stack([_fit(rho ** (-alpha) * gauss, y, w) for alpha in ALPHAS])
+    i, j = np.unravel_index(np.argmin(errors), errors.shape)
+    alpha = ALPHAS[i]
+    g, z = rho ** (-alpha) * gauss[j] / y, 1.0 / y
+    system = np.array([[g * g @ w, g * z @ w], [g * z @ w, z * z @ w]])
+    noise = max(float(np.linalg.lstsq(system, [g @ w, z @ w], rcond=None)[0][1]), 0.0)
+
+    theta = np.arctan2(*np.broadcast_arrays(spec.rows_freq, spec.cols_freq)) % np.pi
+    sector = np.minimum((theta / np.pi * SECTORS).astype(np.intp), SECTORS - 1)
+    step = spec.step * SECTOR_RING
+    ring = np.rint(spec.radius / step).astype(np.intp)
+    sigma2 = np.zeros(SECTORS)
+    for k in range(SECTORS):
+        keep = spec.valid & (spec.radius <= MAX_RHO_GAUSSIAN) & (sector == k)
+        count = np.bincount(ring[keep])
+        total = np.bincount(ring[keep], spec.power[keep])
+        r = np.arange(len(count)) * step
+        use = (count > 0) & (r >= FIRST_RHO)
+        if use.sum() < 4:
+            return 0.0
+        r, yk = r[use], np.maximum(total[use] / count[use], 1e-12)
+        wk = np.sqrt(count[use].astype(np.float64))
+        model = r ** (-alpha) * np.exp(-4 * np.pi**2 * SIGMAS[:, None] ** 2 * r[None, :] ** 2)
+        # The amplitude minimising the relative error with the floor fixed.
+        gk = model / yk
+        amp = np.maximum((gk * (1.0 - noise / yk)) @ wk / ((gk * gk) @ wk), 1e-30)
+        fitted = np.maximum(amp[:, None] * model + noise, 1e-30)
+        sigma2[k] = SIGMAS[np.argmin(((np.log(fitted) - np.log(yk)) ** 2) @ wk)] ** 2
+    centres = (np.arange(SECTORS) + 0.5) * 2 * np.pi / SECTORS
+    return float(2 / SECTORS * abs(np.sum(sigma2 * np.exp(1j * centres))))
