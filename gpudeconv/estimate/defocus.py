@@ -69,6 +69,10 @@ class RadialFit:
     #: The best disk of radius at most 4 px blurred by the scene's softness.
     radius_soft: float = 0.0
     rss_soft: float = np.inf
+    #: The scene's exponent and the noise floor (in ``power``'s units) that
+    #: go with the Gaussian fit.
+    alpha: float = 2.0
+    noise: float = 0.0
 
 
 def ring_means(spec: Spectrum, max_rho: float = MAX_RHO):
@@ -126,11 +130,25 @@ def _soft_transfer(rho_key: tuple) -> np.ndarray:
     return (soft[:, None, :] * disk[None, :, :]).reshape(-1, len(rho))
 
 
-def _best(rho, y, w, table, params) -> tuple[float, float]:
-    """(least squared log error, parameter) over ALPHAS x the rows of ``table``."""
+def _argbest(rho, y, w, table) -> tuple[float, float, int]:
+    """(least squared log error, alpha, row of ``table``) over ALPHAS x rows."""
     errors = np.stack([_fit(rho ** (-alpha) * table, y, w) for alpha in ALPHAS])
     i, j = np.unravel_index(np.argmin(errors), errors.shape)
-    return float(errors[i, j]), float(params[j])
+    return float(errors[i, j]), float(ALPHAS[i]), int(j)
+
+
+def _best(rho, y, w, table, params) -> tuple[float, float]:
+    """(least squared log error, parameter) over ALPHAS x the rows of ``table``."""
+    error, _, j = _argbest(rho, y, w, table)
+    return error, float(params[j])
+
+
+def _floor(gain, y, w) -> float:
+    """The noise floor ``N`` of the fit of ``A gain + N`` (see :func:`_fit`)."""
+    g, z = gain / y, 1.0 / y
+    system = np.array([[g * g @ w, g * z @ w], [g * z @ w, z * z @ w]])
+    solution = np.linalg.lstsq(system, [g @ w, z @ w], rcond=None)[0]
+    return max(float(solution[1]), 0.0)
 
 
 def _rings(spec: Spectrum, max_rho: float):
@@ -155,8 +173,9 @@ def fit_radial(spec: Spectrum) -> RadialFit:
         rho, y, w, _soft_transfer(tuple(np.round(rho, 12))), np.tile(SMALL_RADII, len(SOFTNESS))
     )
     rho, y, w = _rings(spec, MAX_RHO_GAUSSIAN)
-    _, sigma = _best(rho, y, w, _transfer(tuple(np.round(rho, 12)))[0], SIGMAS)
-    sigma = float(np.sqrt(max(sigma**2 - SCENE_SIGMA**2, 0.0)))
+    gauss = _transfer(tuple(np.round(rho, 12)))[0]
+    _, alpha, j = _argbest(rho, y, w, gauss)
+    sigma = float(np.sqrt(max(SIGMAS[j] ** 2 - SCENE_SIGMA**2, 0.0)))
     return RadialFit(
         rss_none=rss_none,
         sigma=sigma,
@@ -166,6 +185,8 @@ def fit_radial(spec: Spectrum) -> RadialFit:
         rings=len(rho),
         radius_soft=radius_soft,
         rss_soft=rss_soft,
+        alpha=alpha,
+        noise=_floor(rho ** (-alpha) * gauss[j], y, w),
     )
 
 
@@ -173,47 +194,40 @@ def fit_radial(spec: Spectrum) -> RadialFit:
 SECTORS, SECTOR_RING = 8, 2.0
 
 
-def ellipticity(spec: Spectrum) -> float:
+def ellipticity(spec: Spectrum, radial: RadialFit) -> float:
     """How much the Gaussian that fits the spectrum depends on the direction:
     the amplitude of the ``cos 2 theta`` term of ``sigma(theta)^2`` (px^2),
     with ``sigma(theta)`` fitted in each of :data:`SECTORS` angular sectors.
 
     The scene's power law and the noise floor come from the fit of all the
-    rings (the noise is white, the scene's exponent about the same in every
-    direction); each sector then fits its own amplitude, which absorbs the
-    scene's anisotropy (edges in one direction), and its own sigma. A
-    Gaussian or a disk gives the same sigma in every direction, a camera
-    shake does not.
+    rings, ``radial`` (the noise is white, the scene's exponent about the
+    same in every direction); each sector then fits its own amplitude, which
+    absorbs the scene's anisotropy (edges in one direction), and its own
+    sigma. A Gaussian or a disk gives the same sigma in every direction, a
+    camera shake does not.
     """
-    rho, y, w = _rings(spec, MAX_RHO_GAUSSIAN)
-    gauss = _transfer(tuple(np.round(rho, 12)))[0]
-    errors = np.stack([_fit(rho ** (-alpha) * gauss, y, w) for alpha in ALPHAS])
-    i, j = np.unravel_index(np.argmin(errors), errors.shape)
-    alpha = ALPHAS[i]
-    g, z = rho ** (-alpha) * gauss[j] / y, 1.0 / y
-    system = np.array([[g * g @ w, g * z @ w], [g * z @ w, z * z @ w]])
-    noise = max(float(np.linalg.lstsq(system, [g @ w, z @ w], rcond=None)[0][1]), 0.0)
-
     theta = np.arctan2(*np.broadcast_arrays(spec.rows_freq, spec.cols_freq)) % np.pi
     sector = np.minimum((theta / np.pi * SECTORS).astype(np.intp), SECTORS - 1)
     step = spec.step * SECTOR_RING
     ring = np.rint(spec.radius / step).astype(np.intp)
+    keep = spec.valid & (spec.radius <= MAX_RHO_GAUSSIAN)
+    rings = int(ring[keep].max()) + 1 if keep.any() else 1
+    index = sector[keep] * rings + ring[keep]
+    count = np.bincount(index, minlength=SECTORS * rings).reshape(SECTORS, rings)
+    total = np.bincount(index, spec.power[keep], minlength=SECTORS * rings).reshape(SECTORS, rings)
+    r_all = np.arange(rings) * step
     sigma2 = np.zeros(SECTORS)
     for k in range(SECTORS):
-        keep = spec.valid & (spec.radius <= MAX_RHO_GAUSSIAN) & (sector == k)
-        count = np.bincount(ring[keep])
-        total = np.bincount(ring[keep], spec.power[keep])
-        r = np.arange(len(count)) * step
-        use = (count > 0) & (r >= FIRST_RHO)
+        use = (count[k] > 0) & (r_all >= FIRST_RHO)
         if use.sum() < 4:
             return 0.0
-        r, yk = r[use], np.maximum(total[use] / count[use], 1e-12)
-        wk = np.sqrt(count[use].astype(np.float64))
-        model = r ** (-alpha) * np.exp(-4 * np.pi**2 * SIGMAS[:, None] ** 2 * r[None, :] ** 2)
+        r, y = r_all[use], np.maximum(total[k, use] / count[k, use], 1e-12)
+        w = np.sqrt(count[k, use].astype(np.float64))
+        model = r ** (-radial.alpha) * np.exp(-4 * np.pi**2 * SIGMAS[:, None] ** 2 * r**2)
         # The amplitude minimising the relative error with the floor fixed.
-        gk = model / yk
-        amp = np.maximum((gk * (1.0 - noise / yk)) @ wk / ((gk * gk) @ wk), 1e-30)
-        fitted = np.maximum(amp[:, None] * model + noise, 1e-30)
-        sigma2[k] = SIGMAS[np.argmin(((np.log(fitted) - np.log(yk)) ** 2) @ wk)] ** 2
+        g = model / y
+        amp = np.maximum((g * (1.0 - radial.noise / y)) @ w / ((g * g) @ w), 1e-30)
+        fitted = np.maximum(amp[:, None] * model + radial.noise, 1e-30)
+        sigma2[k] = SIGMAS[np.argmin(((np.log(fitted) - np.log(y)) ** 2) @ w)] ** 2
     centres = (np.arange(SECTORS) + 0.5) * 2 * np.pi / SECTORS
     return float(2 / SECTORS * abs(np.sum(sigma2 * np.exp(1j * centres))))

@@ -89,7 +89,7 @@ def _round_shape(spec, radial) -> float:
     for sharp photos named Gaussian or none, 0.36 and more for all of Levin's
     shakes that were confidently named Gaussian or none without it.
     """
-    spread = ellipticity(spec) / max(radial.sigma, 1.5) ** 2
+    spread = ellipticity(spec, radial) / max(radial.sigma, 1.5) ** 2
     return 1.0 - _ramp(spread, 0.25, 0.35)
 
 
