@@ -48,8 +48,8 @@ def _motion_estimate(fit, aniso: float) -> PSFEstimate:
     # correlation 0.83-0.97, depth 0.43-1.2 and structure 1.24-1.9; Levin's
     # shakes reach correlation 0.87 and depth 0.7 but then with structure
     # 1.0-1.1, or a fitted length that collapses below 6 px. The nearly
-    # straight ones (k1-k3) differ in straightness: 0.69 at most against
-    # 0.64-0.95 for straight motion (all but 3 of 102 over 0.7).
+    # straight ones (k1-k3) differ in straightness: 0.62-0.71 against 0.74
+    # and more for straight motion but in 3 cases of 102 (0.58-0.67).
     straight = _ramp(fit.straightness, 0.62, 0.76)
     confidence = (
         _ramp(fit.score, 0.72, 0.86)
