@@ -40,6 +40,9 @@ TREND_DEGREE = 3
 LENGTH_STEP = 0.01
 COARSE_STEP = 2.0
 COARSE_POINTS = 20000
+#: Frequency across the motion (cycles/px) that splits the spectrum in two
+#: for :attr:`MotionFit.straightness`.
+STRAIGHT_SPLIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class MotionFit:
     anisotropy: float  # cepstral energy at the best angle over the median angle
     depth: float  # regression of the stripes on the model: about 1 for motion
     rms: float  # root mean square of the detrended profile, nepers
+    #: The lesser correlation of the two halves of the spectrum split at
+    #: STRAIGHT_SPLIT across the motion, each with the fitted sinc: a straight
+    #: line's stripes are the same all along, a camera shake's are not.
+    straightness: float = 1.0
 
 
 def angle_energy(spec: Spectrum, whitened: np.ndarray, step: float = 0.5):
@@ -88,11 +95,19 @@ class _Profiles:
             pick = np.random.default_rng(0).choice(len(self.values), points, replace=False)
             self.rows, self.cols, self.values = self.rows[pick], self.cols[pick], self.values[pick]
 
-    def __call__(self, angle: float) -> np.ndarray:
+    def __call__(self, angle: float, across: tuple[float, float] | None = None) -> np.ndarray:
+        """The profile at ``angle``; ``across``: only the bins whose frequency
+        across the motion (in bins) lies in [low, high)."""
         t = np.deg2rad(angle)
-        index = np.rint(np.abs(self.cols * np.cos(t) - self.rows * np.sin(t))).astype(np.intp)
+        u = np.abs(self.cols * np.cos(t) - self.rows * np.sin(t))
+        values = self.values
+        if across is not None:
+            v = np.abs(self.cols * np.sin(t) + self.rows * np.cos(t))
+            keep = (v >= across[0]) & (v < across[1])
+            u, values = u[keep], values[keep]
+        index = np.rint(u).astype(np.intp)
         count = np.bincount(index, minlength=self.nbins + 1)[1 : self.nbins + 1]
-        total = np.bincount(index, self.values, minlength=self.nbins + 1)[1 : self.nbins + 1]
+        total = np.bincount(index, values, minlength=self.nbins + 1)[1 : self.nbins + 1]
         # Bins the mask empties (at 0 or 90 degrees, whole JPEG lines fall
         # into one bin) are read off their neighbours, not taken as zero.
         filled = count >= 0.25 * count.mean()
@@ -143,6 +158,13 @@ class _SincBank:
         best = np.unravel_index(np.argmax(corr), corr.shape)
         return float(corr[best]), float(self.lengths[best[1]])
 
+    def score_at(self, values: np.ndarray, length: float) -> float:
+        """The best correlation over the noise floors at a fixed length."""
+        data = self.detrend(values)
+        models = np.stack([self.model(np.array([length]), eps)[0] for eps in FLOORS])
+        norms = np.linalg.norm(models, axis=-1) * np.linalg.norm(data) + 1e-300
+        return float(np.max(models @ data / norms))
+
     def refine(self, values: np.ndarray, length: float) -> tuple[float, float, float]:
         """(length, depth, rms) at the best length within 2 % of ``length`` in
         0.05 px steps: ``depth`` is the profile's regression on that model
@@ -187,6 +209,10 @@ def fit_motion(spec: Spectrum, whitened: np.ndarray | None = None) -> MotionFit:
         best = max(best, (*bank.correlate(profiles(angle)), angle))
     corr, length, angle = best
     length, depth, rms = bank.refine(profiles(angle), length)
+    cut = STRAIGHT_SPLIT / spec.step
+    straightness = min(
+        bank.score_at(profiles(angle, across), length) for across in ((0.0, cut), (cut, np.inf))
+    )
     return MotionFit(
         length=length,
         angle=float(angle % 180.0),
@@ -194,4 +220,5 @@ def fit_motion(spec: Spectrum, whitened: np.ndarray | None = None) -> MotionFit:
         anisotropy=anisotropy,
         depth=depth,
         rms=rms,
+        straightness=straightness,
     )

@@ -18,7 +18,7 @@ import numpy as np
 from ..engine import frames as _frames
 from ..engine.arrays import is_cupy_array, to_host
 from ..engine.dispatch import resolve_backend
-from .defocus import fit_radial
+from .defocus import ellipticity, fit_radial
 from .motion import fit_motion
 from .result import PSFEstimate
 from .spectrum import measure, structure
@@ -32,6 +32,10 @@ MIN_SIDE = 64
 ANISOTROPIC = 1.05
 #: Below these, the blur is too small to matter and is reported as "none".
 MIN_SIGMA, MIN_RADIUS = 0.7, 1.5
+#: Up to this radius a disk is also fitted with the scene's softness; it is
+#: named when that fit beats every Gaussian by SOFT_GAIN (Gaussian blurs
+#: reach 1.02 on Set12 and the colour photos, disks of radius 2-3 px 1.2-60).
+SMALL_DISK, SOFT_GAIN = 3.2, 1.1
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -43,18 +47,27 @@ def _motion_estimate(fit, aniso: float) -> PSFEstimate:
     # Measured on Set12 (noise 0-2, JPEG 85): straight motion of 9-41 px gives
     # correlation 0.83-0.97, depth 0.43-1.2 and structure 1.24-1.9; Levin's
     # shakes reach correlation 0.87 and depth 0.7 but then with structure
-    # 1.0-1.1, or a fitted length that collapses below 6 px.
+    # 1.0-1.1, or a fitted length that collapses below 6 px. The nearly
+    # straight ones (k1-k3) differ in straightness: 0.62-0.71 against 0.74
+    # and more for straight motion but in 3 cases of 102 (0.58-0.67).
+    straight = _ramp(fit.straightness, 0.62, 0.76)
     confidence = (
         _ramp(fit.score, 0.72, 0.86)
         * _ramp(fit.depth, 0.2, 0.45)
         * _ramp(fit.length, 4.0, 7.0)
         * _ramp(aniso, 1.0, 1.3)
+        * straight
     )
     params = {"length": fit.length, "angle": fit.angle}
     if confidence >= 0.5:
         reason = (
             f"straight motion: sinc stripes at {fit.angle:.1f} deg match "
             f"(correlation {fit.score:.2f})"
+        )
+    elif aniso >= ANISOTROPIC and straight < 0.5:
+        reason = (
+            f"stripes at {fit.angle:.1f} deg, but not the same all along a straight line's "
+            f"(straightness {fit.straightness:.2f}); camera shake? the line is a guess"
         )
     elif aniso >= ANISOTROPIC:
         reason = (
@@ -66,7 +79,21 @@ def _motion_estimate(fit, aniso: float) -> PSFEstimate:
     return PSFEstimate.build("motion", params, confidence, reason)
 
 
-def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEstimate:
+def _round_shape(spec, radial) -> float:
+    """1 when the Gaussian that fits is the same in every direction, 0 when
+    its sigma^2 varies with the direction as a camera shake's does.
+
+    :func:`.defocus.ellipticity` over the fitted sigma^2 (at least 1.5^2),
+    measured on Set12 and the colour photos (noise 0-2, JPEG 85; 510 cases):
+    at most 0.22 for the Gaussian blurs named so with confidence, at most 0.30
+    for sharp photos named Gaussian or none, 0.36 and more for all of Levin's
+    shakes that were confidently named Gaussian or none without it.
+    """
+    spread = ellipticity(spec, radial) / max(radial.sigma, 1.5) ** 2
+    return 1.0 - _ramp(spread, 0.25, 0.35)
+
+
+def _isotropic_estimate(radial, aniso: float, kind: str, motion=None, spec=None) -> PSFEstimate:
     gain_blur = radial.rss_none / max(radial.rss_gaussian, 1e-12)
     gain_disk = radial.rss_gaussian / max(radial.rss_disk, 1e-12)
     gain_rings = radial.rss_none / max(radial.rss_disk, 1e-12)
@@ -78,18 +105,25 @@ def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEsti
         # isotropic: Gaussian and disk blurs reach a depth of 0.35 at most,
         # Levin's shakes 0.4-0.7 (Set12 and the colour photos).
         isotropic *= 1.0 - _ramp(motion.depth, 0.35, 0.55)
+    # A small disk (its rings where the scene's own softness bends the
+    # spectrum) is told from a Gaussian with that softness folded in.
+    gain_soft = radial.rss_gaussian / max(radial.rss_soft, 1e-12)
+    small = MIN_RADIUS <= radial.radius_soft <= SMALL_DISK
     if kind == "auto":
         # A Gaussian of sigma 3-4 px fits up to 1.7 times worse than some disk.
         if gain_disk >= 1.8 and gain_rings >= 2.0 and radial.radius >= MIN_RADIUS:
+            kind = "disk"
+        elif small and gain_soft >= SOFT_GAIN and gain_rings >= 2.0:
             kind = "disk"
         elif gain_blur >= 2.0 and radial.sigma >= MIN_SIGMA:
             kind = "gaussian"
         else:
             kind = "none"
+    round_shape = 1.0 if spec is None or kind == "disk" else _round_shape(spec, radial)
     if kind == "none":
         # A fitted sigma under MIN_SIGMA is itself the answer "no blur".
         bends = _ramp(gain_blur, 2.0, 6.0) if radial.sigma >= MIN_SIGMA else 0.0
-        confidence = (1.0 - bends) * isotropic
+        confidence = (1.0 - bends) * isotropic * round_shape
         return PSFEstimate.build(
             "none",
             {},
@@ -99,7 +133,8 @@ def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEsti
             else "no family fits: the spectrum has structure none of them explains",
         )
     if kind == "disk":
-        confidence = _ramp(gain_disk, 1.2, 3.0) * _ramp(gain_rings, 1.5, 4.0) * isotropic
+        rings = max(_ramp(gain_disk, 1.2, 3.0), _ramp(gain_soft, 1.0, 1.2) if small else 0.0)
+        confidence = rings * _ramp(gain_rings, 1.5, 4.0) * isotropic
         ok = f"defocus: Bessel rings of a {radial.radius:.2f} px disk seen"
         guess = "no clear defocus rings; the radius is a guess"
         params = {"radius": max(radial.radius, 0.5)}
@@ -108,12 +143,14 @@ def _isotropic_estimate(radial, aniso: float, kind: str, motion=None) -> PSFEsti
             _ramp(gain_blur, 2.0, 6.0)
             * _ramp(radial.sigma, 0.5, 1.0)
             * (1.0 - _ramp(gain_disk, 1.5, 3.0))
+            * (1.0 - (_ramp(gain_soft, 1.0, 1.2) if small else 0.0))
             * isotropic
+            * round_shape
         )
         ok = f"Gaussian blur: the spectrum bends down as sigma {radial.sigma:.2f} px predicts"
         guess = "the spectrum barely bends; the sigma is a guess"
         params = {"sigma": max(radial.sigma, 0.2)}
-    if confidence < 0.5 and isotropic < 0.5:
+    if confidence < 0.5 and min(isotropic, round_shape) < 0.5:
         guess = (
             f"the blur depends on the direction, which no {kind} does (camera shake?); "
             f"the {next(iter(params))} is a guess"
@@ -131,7 +168,7 @@ def estimate_frame(be, frame, kind: str = "auto", to_grey=None) -> PSFEstimate:
     motion = fit_motion(spec, whitened) if kind in ("auto", "motion") else None
     if kind == "motion" or (kind == "auto" and aniso >= ANISOTROPIC):
         return _motion_estimate(motion, aniso)
-    return _isotropic_estimate(fit_radial(spec), aniso, kind, motion)
+    return _isotropic_estimate(fit_radial(spec), aniso, kind, motion, spec)
 
 
 def _grey(be, tile, colour: bool):

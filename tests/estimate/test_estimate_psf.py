@@ -72,6 +72,20 @@ def test_disk_known_answers(image, radius):
     assert abs(est.params["radius"] - radius) <= 1
 
 
+@pytest.mark.parametrize(
+    ("image", "radius", "noise", "jpeg"),
+    [(2, 2.2, 0.5, None), (3, 2.6, 0.5, None), (2, 2.4, 1.0, None), (4, 2.5, 0.5, 85)],
+)
+def test_small_disk_is_not_taken_for_a_gaussian(image, radius, noise, jpeg):
+    # Below about 2.7 px the disk's first ring sits where the photo's own
+    # softness already bends the spectrum, and a Gaussian fits nearly as well.
+    est = gpudeconv.estimate_psf(
+        blurred(photo(image), disk(radius), noise=noise, jpeg=jpeg), backend="numpy"
+    )
+    assert est.kind == "disk", est
+    assert abs(est.params["radius"] - radius) <= 1
+
+
 @pytest.mark.parametrize(("image", "sigma"), [(3, 1.0), (1, 2.5), (2, 5.0)])
 def test_gaussian_known_answers(image, sigma):
     est = gpudeconv.estimate_psf(blurred(photo(image), gaussian(sigma)), backend="numpy")
@@ -103,6 +117,20 @@ def test_camera_shake_is_not_a_confident_line(levin_kernels):
         est = gpudeconv.estimate_psf(blurred(photo(image), levin_kernels[name]), backend="numpy")
         assert est.confidence < 0.5, (name, est)
         assert est.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "image", "noise", "jpeg"),
+    [("k3", 2, 2.0, None), ("k3", 4, 2.0, None), ("k2", 3, 0.0, 85), ("k5", 3, 2.0, None)],
+)
+def test_compact_or_nearly_straight_shake_is_not_confident(levin_kernels, name, image, noise, jpeg):
+    # k3 and k5 are compact (a Gaussian of sigma 1-2 px fits their rings),
+    # k2 is nearly a 10 px line: the fit must see that the blur's width
+    # depends on the direction, or that the stripes bend.
+    photo_ = blurred(photo(image), levin_kernels[name], noise=noise, jpeg=jpeg)
+    est = gpudeconv.estimate_psf(photo_, backend="numpy")
+    assert est.confidence < 0.5, (name, est)
+    assert "guess" in est.reason
 
 
 def test_result_is_immutable_and_round_trips():
