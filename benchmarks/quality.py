@@ -204,8 +204,8 @@ def _no_sync():
 
 def speed(log=print):
     """Seconds per 1080p grey frame, total and per iteration, per backend."""
-    from gpudeconv.richardson_lucy import RichardsonLucy
-    from gpudeconv.sparse import SparseDeconvolution
+    from gpudeconv.methods.richardson_lucy import RichardsonLucy
+    from gpudeconv.methods.sparse import SparseDeconvolution, _schedule
 
     rng = np.random.default_rng(0)
     frame = rng.random((1080, 1920)).astype(np.float32)
@@ -223,7 +223,7 @@ def speed(log=print):
             "wiener": (gpudeconv.Wiener(kernel, backend=backend), 1),
             "wiener snr=auto": (gpudeconv.Wiener(kernel, snr="auto", backend=backend), 1),
             "richardson_lucy (30)": (RichardsonLucy(kernel, iterations=30, backend=backend), 30),
-            "sparse": (SparseDeconvolution(kernel, backend=backend), 6),
+            "sparse": (SparseDeconvolution(kernel, backend=backend), len(_schedule())),
         }
         for name, (restore, iterations) in cases.items():
             restore(data)
