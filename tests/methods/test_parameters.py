@@ -112,7 +112,9 @@ def test_choices_are_finite_and_bounded_as_the_noise_goes_to_zero():
     frame = np.kron(rng.random((32, 32)), np.ones((2, 2)))
     assert float(haar_sigma(np, frame)) == 0
     snr = float(parameters.wiener_snr(np, frame))
-    assert snr == pytest.approx(parameters.SNR_SCALE / parameters.FLOOR)
+    reference = parameters.NU_REFERENCE
+    expected = parameters.SNR_SCALE / reference * (reference / parameters.FLOOR) ** 1.2
+    assert snr == pytest.approx(expected)
     weight = float(parameters.sparse_weight(np, frame))
     gradient = np.abs(np.diff(frame, axis=-1)).mean() / frame.max()
     expected = parameters.SPARSE_SCALE * gradient / parameters.SPARSE_FLOOR**2
