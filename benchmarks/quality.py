@@ -17,7 +17,8 @@ iteration) on every available backend.
 ``--photos`` runs the colour, 8-bit, low-noise suite instead
 (``benchmarks/photo_suite.py``): 5 colour photographs x 9 blurs x noise 0,
 0.5, 1 and 2 grey levels, every method against the best constant snr in
-hindsight; writes ``quality_photos.json`` and ``quality_photos.md``.
+hindsight; writes ``quality_photos.json`` and ``quality_photos.md``. With
+``--images N`` it takes the first N photographs only (a quicker look).
 
 Writes ``quality.json``, ``quality.md`` and ``quality.png`` to ``--out``.
 """
@@ -203,8 +204,8 @@ def _no_sync():
 
 def speed(log=print):
     """Seconds per 1080p grey frame, total and per iteration, per backend."""
-    from gpudeconv.richardson_lucy import RichardsonLucy
-    from gpudeconv.sparse import SparseDeconvolution
+    from gpudeconv.methods.richardson_lucy import RichardsonLucy
+    from gpudeconv.methods.sparse import SparseDeconvolution, _schedule
 
     rng = np.random.default_rng(0)
     frame = rng.random((1080, 1920)).astype(np.float32)
@@ -222,7 +223,7 @@ def speed(log=print):
             "wiener": (gpudeconv.Wiener(kernel, backend=backend), 1),
             "wiener snr=auto": (gpudeconv.Wiener(kernel, snr="auto", backend=backend), 1),
             "richardson_lucy (30)": (RichardsonLucy(kernel, iterations=30, backend=backend), 30),
-            "sparse": (SparseDeconvolution(kernel, backend=backend), 6),
+            "sparse": (SparseDeconvolution(kernel, backend=backend), len(_schedule())),
         }
         for name, (restore, iterations) in cases.items():
             restore(data)
@@ -259,7 +260,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.photos:
-        return photos(args.out)
+        return photos(args.out, args.images)
     rows = run_quality(args.images, args.sigmas)
     report = {"images": args.images, "sigmas": args.sigmas, "rows": rows}
     if args.speed:
@@ -271,10 +272,10 @@ def main(argv=None):
     print(table)
 
 
-def photos(out):
+def photos(out, images=None):
     import photo_suite
 
-    scores, seconds, _ = photo_suite.run(data_dirs())
+    scores, seconds, _ = photo_suite.run(data_dirs(), images=images)
     rows = photo_suite.summarise(scores, seconds)
     speed = photo_suite.auto_speed()
     report = {"rows": rows, "auto_speed": speed}
