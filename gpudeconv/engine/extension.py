@@ -85,13 +85,13 @@ class HarmonicExtension:
                 tables = directional_tables(
                     self.shape, self.padded, tuple(round(float(v), 12) for v in direction)
                 )
-                self.directional = [
-                    tuple(
-                        xp.asarray(a, dtype=d)
-                        for a, d in zip(band, (np.intp, np.intp, dtype, dtype), strict=True)
+                self.directional = []
+                for first, second, fraction, weight in tables.bands:
+                    weights = (weight * (1 - fraction), weight * fraction, 1 - weight)
+                    self.directional.append(
+                        (xp.asarray(first), xp.asarray(second))
+                        + tuple(xp.asarray(w, dtype=dtype) for w in weights)
                     )
-                    for band in tables.bands
-                ]
         self.tables = []
         # Strip 1: cosine series of length `cols` (even extension to 2 cols).
         # Strip 2: Fourier series over the padded rows.
@@ -160,9 +160,17 @@ class HarmonicExtension:
 
 
 def _cross_fade(xp, edges, harmonic, tables):
-    """``harmonic`` moved towards the edges carried along the motion."""
-    first, second, fraction, weight = tables
+    """``harmonic`` moved towards the edges carried along the motion:
+    ``keep * harmonic + w_first * edges[first] + w_second * edges[second]``."""
+    first, second, w_first, w_second, keep = tables
+    # The band beside the frame comes transposed from its FFT: in the
+    # tables' layout, every product below runs over contiguous memory.
+    harmonic = xp.ascontiguousarray(harmonic)
+    harmonic *= keep
     carried = xp.take(edges, first, axis=-1)
-    carried += fraction * (xp.take(edges, second, axis=-1) - carried)
-    harmonic += weight * (carried - harmonic)
+    carried *= w_first
+    harmonic += carried
+    carried = xp.take(edges, second, axis=-1)
+    carried *= w_second
+    harmonic += carried
     return harmonic
