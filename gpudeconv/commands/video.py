@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+import numpy as np
+
 from ..media.video import restore_video
 from . import options
 
@@ -177,4 +179,12 @@ def run(args) -> int:
             line += f", restoring alone {report.frames_written / report.restore_seconds:.1f}"
             line += " frames/s"
         print(f"{line}; streams copied: {streams}", file=sys.stderr)
+        history = getattr(restore, "history", None)
+        if history:  # --snr auto, restored here: what it chose, smoothed over time
+            values = np.ravel(history)
+            print(
+                f"gpudeconv video: snr auto chose {values.min():.3g} to {values.max():.3g} "
+                f"(median {np.median(values):.3g}, smoothed over time) for {len(history)} frames",
+                file=sys.stderr,
+            )
     return 1 if report.incomplete else 0

@@ -90,6 +90,12 @@ def test_snr_auto_is_smoothed_on_the_command_line(tmp_path):
             for c in range(3)
         ])  # fmt: skip
         assert psnr(reference, out) > 30  # 4:2:0 chroma: not exact
+    # One line says what was chosen: the range of the smoothed values.
+    line = next(x for x in result.stderr.splitlines() if "snr auto chose" in x)
+    low, high = (float(v) for v in line.split("chose ")[1].split(" (")[0].split(" to "))
+    assert low == pytest.approx(smoothed.min(), rel=0.01)
+    assert high == pytest.approx(smoothed.max(), rel=0.01)
+    assert "for 12 frames" in line
 
 
 @pytest.mark.parametrize("make", ["image", "garbage", "missing", "folder", "same", "link"])
