@@ -6,7 +6,7 @@ For Set12 Peppers and the built-in photo, blurred (mirror borders) by three
 motion kernels and the 8 Levin et al. camera-shake kernels, prints the PSNR of
 the seed's method (50-px reflect padding) and, relative to it, gpudeconv's
 exact reflect padding and its seamless ``border="reflect"``, each with padding
-of 1x and 2x the PSF's extent, and the default ``border="harmonic"`` (1x).
+of 1x and 2x the PSF's extent, and the default ``border="harmonic"``.
 Mirror-blurred frames favour mirroring; ``benchmarks/borders.py`` measures
 the borders on frames cut from a larger scene, as a camera sees them.
 """
@@ -43,7 +43,7 @@ def main() -> None:
         }
         kernels.update({name: f[name] for name in sorted(f.files)})
     header = ["image", "kernel", "seed dB", "exact 1x", "exact 2x", "seamless 1x", "seamless 2x"]
-    header.append("harmonic 1x")
+    header.append("harmonic (default)")
     print(" | ".join(header))
     gains = []
     for image_name, (sharp, channel_axis) in images.items():
