@@ -71,11 +71,10 @@ def _signed(n: int, padded: int) -> np.ndarray:
 
 def _entry(p, d, last):
     """Interval of ``t`` where ``p + t d`` lies in [0, last]."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1, t2 = (0 - p) / d, (last - p) / d
     if d == 0:
         inside = (p >= 0) & (p <= last)
         return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
+    t1, t2 = -p / d, (last - p) / d
     return np.minimum(t1, t2), np.maximum(t1, t2)
 
 
