@@ -41,8 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gpudeconv  # noqa: E402
 from gpudeconv.commands.bench import frames as tiled_frames  # noqa: E402
+from gpudeconv.commands.video_planes import PlaneRestorer  # noqa: E402
 from gpudeconv.engine.dispatch import resolve_backend  # noqa: E402
 from gpudeconv.media.video import restore_video  # noqa: E402
+from gpudeconv.media.video_planes import PlaneFormat, ToPlanes, plane_format  # noqa: E402
 from gpudeconv.media.video_read import SCALING, ToArray, open_source  # noqa: E402
 from gpudeconv.media.video_write import choose_encoder, video_frame  # noqa: E402
 
@@ -200,11 +202,11 @@ def main(argv=None) -> None:
     print(f"backend {backend}, {args.frames} frames per clip, batch {args.batch_size}, snr {SNR}")
     print(f"load average before: {load()}", flush=True)
     print(
-        "| clip | decode | restore | encode | pipeline | pipeline / restore | CPU ms a frame: "
-        "restore / pipeline | peer | pipeline / peer | PSNR blurred / ours / peer (dB) | "
-        "codec loss (dB) |"
+        "| clip, preset, route | decode | restore BGR | restore route | encode | pipeline | "
+        "pipeline / restore BGR | pipeline / restore route | CPU ms a frame: restore route / "
+        "pipeline | peer | pipeline / peer | PSNR blurred / ours / peer (dB) | codec loss (dB) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- " + "| ---: " * 10 + "| --- | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             clip_rows(Path(tmp), size, args, gpu, backend)
@@ -215,27 +217,62 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
+def plane_restorer(backend: str) -> PlaneRestorer:
+    def make_filter(psf, channel_axis):
+        return gpudeconv.Wiener(psf, snr=SNR, channel_axis=channel_axis, backend=backend)
+
+    xp = np
+    if backend == "cupy":
+        import cupy as xp
+    return PlaneRestorer(make_filter, PSF, xp=xp)
+
+
+def decode_planes(path: Path) -> tuple[list, PlaneFormat]:
+    container, info = open_source(path)
+    fmt = plane_format(info.pix_fmt, info.colour.get("color_range", 0))
+    to_planes = ToPlanes(fmt)
+    planes = [to_planes(f) for f in container.decode(video=0)]
+    container.close()
+    return planes, fmt
+
+
+def plane_restore_rate(restore, planes: list, fmt, batch: int) -> tuple[float, float]:
+    """Frames per second and CPU seconds per frame restoring the YUV planes."""
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(planes), batch):
+        chunk = planes[i : i + batch]
+        restore(np.stack([p[0] for p in chunk]), np.stack([p[1] for p in chunk]), fmt)
+    cpu = (time.process_time() - cpu) / len(planes)
+    return len(planes) / (time.perf_counter() - start), cpu
+
+
 def clip_rows(tmp: Path, size: str, args, gpu: bool, backend: str) -> None:
-    """One row per preset for one clip size: the medians over the rounds."""
+    """One row per preset and route for one clip size: medians over the rounds."""
     rows, cols = SIZES[size]
     clip = tmp / f"{size}.mp4"
     truth = make_clip(clip, rows, cols, args.frames)
     dec, frames, decoder = decode(clip, "cuda" if gpu else None)
+    planes, fmt = decode_planes(clip)
     wiener = gpudeconv.Wiener(PSF, snr=SNR, channel_axis=-1, backend=backend)
+    planar = plane_restorer(backend)
     restore_rate(wiener, frames, args.batch_size)  # plans, warms up
+    plane_restore_rate(planar, planes, fmt, args.batch_size)
     presets = args.preset  # None: the encoder's default (NVENC has its own names)
-    runs = {p: [] for p in presets}
+    routes = {"planes": planar, "BGR": None}
+    runs = {(p, r): [] for p in presets for r in routes}
     restored = encoder = None
     for _ in range(args.repeat):
         res, res_cpu, restored = restore_rate(wiener, frames, args.batch_size)
-        for p in presets:
+        res_planes, res_planes_cpu = plane_restore_rate(planar, planes, fmt, args.batch_size)
+        for (p, route), results in runs.items():
             cpu = time.process_time()
             report = restore_video(
-                clip, tmp / f"out-{p}.mp4", wiener, batch_size=args.batch_size, hardware=gpu,
-                overwrite=True, preset=p,
+                clip, tmp / f"out-{p}-{route}.mp4", wiener, planar=routes[route],
+                batch_size=args.batch_size, hardware=gpu, overwrite=True, preset=p,
             )  # fmt: skip
             cpu = (time.process_time() - cpu) / report.frames_written
-            runs[p].append((report.frames_per_second, res, cpu, res_cpu))
+            own = (res_planes, res_planes_cpu) if route == "planes" else (res, res_cpu)
+            results.append((report.frames_per_second, res, cpu, res_cpu, *own))
             encoder, decoder = report.encoder, report.decoder
     peer_fps, q_peer = float("nan"), float("nan")
     if not args.no_peer:
@@ -244,23 +281,26 @@ def clip_rows(tmp: Path, size: str, args, gpu: bool, backend: str) -> None:
         q_peer = np.mean([psnr(t, f) for t, f in zip(truth, theirs, strict=True)])
     q_blur = np.mean([psnr(t, f) for t, f in zip(truth, frames, strict=True)])
     q_restored = np.mean([psnr(t, f) for t, f in zip(truth, restored, strict=True)])
-    res = statistics.median(run[1] for p in presets for run in runs[p])
-    for p in presets:
+    for (p, route), results in runs.items():
         enc = encode_rate(restored, clip, tmp / "enc.mp4", gpu, p)
-        ours = read_back(tmp / f"out-{p}.mp4")
+        ours = read_back(tmp / f"out-{p}-{route}.mp4")
         q_ours = np.mean([psnr(t, f) for t, f in zip(truth, ours, strict=True)])
-        pipe = statistics.median(run[0] for run in runs[p])
-        ratio = statistics.median(run[0] / run[1] for run in runs[p])
+        pipe = statistics.median(run[0] for run in results)
+        res = statistics.median(run[1] for run in results)
+        own = statistics.median(run[4] for run in results)
+        ratio = statistics.median(run[0] / run[1] for run in results)
+        own_ratio = statistics.median(run[0] / run[4] for run in results)
         # Load-independent: the restoration's share of the pipeline's CPU time.
-        cpu_ratio = statistics.median(run[3] / run[2] for run in runs[p])
-        cpu_ms = statistics.median(run[2] for run in runs[p]) * 1000
-        res_ms = statistics.median(run[3] for run in runs[p]) * 1000
+        cpu_ratio = statistics.median(run[5] / run[2] for run in results)
+        cpu_ms = statistics.median(run[2] for run in results) * 1000
+        res_ms = statistics.median(run[5] for run in results) * 1000
         where = f"{decoder} -> {encoder}" if gpu else f"H.264 -> {encoder}"
         default = "default preset" if gpu else "medium"
         print(
-            f"| {size} {where}, {p or default} | "
-            f"{dec:.0f} | {res:.1f} | {enc:.1f} | "
-            f"{pipe:.1f} | {ratio:.0%} | {res_ms:.0f} / {cpu_ms:.0f} = {cpu_ratio:.0%} | "
+            f"| {size} {where}, {p or default}, {route} | "
+            f"{dec:.0f} | {res:.1f} | {own:.1f} | {enc:.1f} | "
+            f"{pipe:.1f} | {ratio:.0%} | {own_ratio:.0%} | "
+            f"{res_ms:.0f} / {cpu_ms:.0f} = {cpu_ratio:.0%} | "
             f"{peer_fps:.1f} | {pipe / peer_fps:.1f}x | "
             f"{q_blur:.2f} / {q_ours:.2f} / {q_peer:.2f} | {q_restored - q_ours:.2f} |",
             flush=True,

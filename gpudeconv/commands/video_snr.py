@@ -152,24 +152,36 @@ class SmoothedAutoWiener:
         # The filter keeps 1 / (1 / snr): the same rounding here.
         return 1.0 / (1.0 / parameters.wiener_snr(np, frames))
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def choose(self, batch: np.ndarray) -> np.ndarray:
+        """The smoothed snr of each frame (and channel) of ``batch``, the next
+        frames of the video, rounded to :data:`STEP`; kept in :attr:`history`."""
         raw = self.raw_snr(batch)
         thumbs = thumbnails(batch, self.channel_axis)
         cuts = scene_cuts(thumbs, self.last_thumbnail)
         self.last_thumbnail = thumbs[-1]
         smoothed = self.smoother(raw, cuts)
         self.history.extend(smoothed)
-        rounded = 10.0 ** (np.round(np.log10(smoothed) / STEP) * STEP)
+        return 10.0 ** (np.round(np.log10(smoothed) / STEP) * STEP)
+
+    def restore_with(self, batch, values: np.ndarray):
+        """``batch`` restored with the snr ``values`` (frames[, channels]), as
+        :meth:`choose` gives them; ``batch`` may be on the GPU."""
         # One channel plane per (frame, channel): planes sharing a value are
         # restored together.
-        planes = np.moveaxis(batch, self.channel_axis, -3) if rounded.ndim > 1 else batch
-        out = np.empty(planes.shape, planes.dtype)
+        planes = np.moveaxis(batch, self.channel_axis, -3) if values.ndim > 1 else batch
+        out = planes.copy()  # on batch's device, in its dtype: every plane is overwritten
         flat_in = planes.reshape(-1, *planes.shape[-2:])
         flat_out = out.reshape(flat_in.shape)
-        values = rounded.reshape(-1)
+        values = values.reshape(-1)
+        if values.size != len(flat_in):
+            raise ValueError(f"{values.size} snr values for {len(flat_in)} planes")
         for value in np.unique(values):
             index = np.flatnonzero(values == value)
             flat_out[index] = self._filter(float(value))(flat_in[index])
-        if rounded.ndim > 1:
-            out = np.ascontiguousarray(np.moveaxis(out, -3, self.channel_axis))
+        if planes is not batch:
+            out = np.moveaxis(out, -3, self.channel_axis)
+            out = out if not isinstance(out, np.ndarray) else np.ascontiguousarray(out)
         return out
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.restore_with(batch, self.choose(batch))

@@ -27,12 +27,19 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from .images import partial_file
+from .video_planes import PlaneFormat, ToPlanes, plane_format
 from .video_read import Source, check_paths, demux, open_source
-from .video_write import Encoder, choose_encoder, codec_for, open_output, video_frame
+from .video_threads import DONE, Worker, finish
+from .video_write import (
+    Encoder,
+    choose_encoder,
+    codec_for,
+    open_output,
+    plane_video_frame,
+    video_frame,
+)
 
 __all__ = ["VideoReport", "restore_video"]
-
-_DONE = object()
 
 
 @dataclass
@@ -48,6 +55,7 @@ class VideoReport:
     decode_errors: list[str] = field(default_factory=list)
     encoder: str = ""
     decoder: str = ""
+    restored_as: str = ""  # "bgr24", "bgr48le" or e.g. "yuv420p planes"
     copied: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
@@ -69,7 +77,7 @@ class VideoReport:
 
 @dataclass
 class _Batch:
-    frames: list = field(default_factory=list)  # BGR arrays
+    frames: list = field(default_factory=list)  # BGR arrays or (luma, chroma) planes
     pts: list = field(default_factory=list)
     packets: list = field(default_factory=list)  # copied streams' packets, in file order
 
@@ -79,6 +87,7 @@ def restore_video(
     target,
     restore: Callable[[np.ndarray], np.ndarray],
     *,
+    planar: Callable | None = None,
     batch_size: int = 8,
     codec: str | None = None,
     crf: float | None = None,
@@ -101,6 +110,15 @@ def restore_video(
         Takes a batch ``(N, rows, cols, 3)`` of BGR frames, uint8, or uint16
         for inputs deeper than 8 bits, and returns it restored (e.g.
         ``gpudeconv.Wiener(psf, channel_axis=-1)``).
+    planar : callable, optional
+        Restores the stream's own YUV planes instead, when it has three
+        (planar or semi-planar YUV, the usual case; ``restore`` takes any
+        other): called with ``(luma (N, rows, cols), chroma (N, 2, rows',
+        cols'), PlaneFormat)`` in the stream's own values (uint8, or uint16
+        holding ``PlaneFormat.bits`` bits) and returns both restored, same
+        shapes and dtype. No colour conversion either way: faster (see
+        ``gpudeconv.commands.video_planes.PlaneRestorer``). Not used with
+        an ``executor``.
     codec : str, optional
         ``"h264"`` (default for .mp4/.mov/.mkv/.avi), ``"hevc"``, ``"av1"``
         (default for .webm) or any FFmpeg encoder name.
@@ -139,7 +157,12 @@ def restore_video(
         errors: list[str] = []
         # The host's cores convert frames faster together where the GPU restores.
         threads = 0 if hardware else 1
-        items = demux(container, info, {s.index for s in info.others}, errors, threads)
+        fmt = None
+        if planar is not None and executor is None:
+            fmt = plane_format(info.pix_fmt, info.colour.get("color_range", 0))
+        to_array = ToPlanes(fmt) if fmt is not None else None
+        copied = {s.index for s in info.others}
+        items = demux(container, info, copied, errors, threads, to_array)
         first = _Batch()
         rotation = 0.0
         for item in items:
@@ -161,7 +184,8 @@ def restore_video(
             try:
                 report = _pipeline(
                     items, first, info, encoder, output, stream, copies,
-                    restore, batch_size, queue_batches, progress, executor, target, threads,
+                    (restore, planar, fmt), batch_size, queue_batches, progress, executor,
+                    target, threads,
                 )  # fmt: skip
             except BaseException:
                 _close_quietly(output)
@@ -180,6 +204,7 @@ def restore_video(
     report.decode_errors = errors
     report.encoder = encoder.describe()
     report.decoder = info.decoder
+    report.restored_as = f"{fmt.pix_fmt} planes" if fmt is not None else info.array_format
     report.dropped = dropped
     return report
 
@@ -212,7 +237,7 @@ class _Stamps:
 
 def _pipeline(
     items, first, info, encoder: Encoder, output, stream, copies,
-    restore, batch_size, queue_batches, progress, executor, target, threads,
+    restorers, batch_size, queue_batches, progress, executor, target, threads,
 ) -> VideoReport:  # fmt: skip
     from tqdm import tqdm
 
@@ -258,7 +283,7 @@ def _pipeline(
         except BaseException as exc:  # surfaced by the main thread
             errors.append(exc)
         finally:
-            put(decoded, _DONE)
+            put(decoded, DONE)
 
     def mux(packets):
         for packet in packets:
@@ -266,18 +291,27 @@ def _pipeline(
 
     reformatter = VideoReformatter()  # the writer thread's own
 
+    restore, planar, fmt = restorers
+
     def encode(array, pts):
-        frame = video_frame(array, info, encoder, stamps(pts), info.time_base, reformatter, threads)
+        if fmt is None:
+            frame = video_frame(
+                array, info, encoder, stamps(pts), info.time_base, reformatter, threads
+            )
+        else:
+            frame = plane_video_frame(
+                array, fmt, info, encoder, stamps(pts), info.time_base, reformatter, threads
+            )
         mux(stream.encode(frame))
 
     def write():
         try:
             while True:
                 item = restored.get()
-                if item is _DONE:
+                if item is DONE:
                     break
                 batch, frames = item
-                if frames is not None and not isinstance(frames, np.ndarray):
+                if hasattr(frames, "result"):
                     frames = frames.result()  # a future: waited for in order
                 frames = () if frames is None else frames  # a batch of packets only
                 for array, pts in zip(frames, batch.pts, strict=False):
@@ -304,8 +338,8 @@ def _pipeline(
                 f"cannot write frame {frame_number} to {target}: {_reason(exc)}"
             ) from None
 
-    reader = _Worker(read, "gpudeconv-decode")
-    writer = _Worker(write, "gpudeconv-encode")
+    reader = Worker(read, "gpudeconv-decode")
+    writer = Worker(write, "gpudeconv-encode")
     start = time.perf_counter()
     restore_seconds = 0.0
     reader.start()
@@ -316,12 +350,12 @@ def _pipeline(
                 batch = decoded.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if batch is _DONE:
+            if batch is DONE:
                 break
             frames = None
             if batch.frames and executor is None:
                 began = time.perf_counter()
-                frames = restore(np.stack(batch.frames))
+                frames = _restore_batch(batch.frames, restore, planar, fmt)
                 restore_seconds += time.perf_counter() - began
             elif batch.frames:  # a future; the writer waits for it in order
                 extra = {"pure": False} if _is_dask(executor) else {}
@@ -332,7 +366,7 @@ def _pipeline(
         stop.set()
         raise
     finally:
-        _finish(stop, put, restored, decoded, writer, reader)
+        finish(stop, put, restored, decoded, writer, reader)
         bar.close()
     if errors:
         raise errors[0]
@@ -344,56 +378,11 @@ def _pipeline(
     )  # fmt: skip
 
 
-class _Worker(threading.Thread):
-    """A daemon thread whose end can be waited for again after an interrupt:
-    ``Thread.join`` cut short by KeyboardInterrupt may report a running
-    thread as finished (CPython gh-90882), and closing files under it crashes."""
-
-    def __init__(self, target, name):
-        super().__init__(target=self._run, name=name, daemon=True)
-        self.work, self.done = target, threading.Event()
-
-    def _run(self):
-        try:
-            self.work()
-        finally:
-            self.done.set()
-
-    def wait(self):
-        while not self.done.wait(0.1):
-            pass
-
-
-def _finish(stop, put, restored, decoded, writer, reader) -> None:
-    """Stop and join both threads. An interrupt arriving meanwhile cannot cut
-    this short (the caller closes the files next, which must not happen
-    under a running thread): it stops the run and is raised afterwards."""
-    pending = None
-    while True:
-        try:
-            # Normally the writer takes the end mark and flushes the encoder;
-            # once stopped, it only needs waking up.
-            if stop.is_set() or not put(restored, _DONE):
-                _drain(restored)
-                restored.put_nowait(_DONE)
-            writer.wait()
-            stop.set()
-            _drain(decoded)
-            reader.wait()
-            break
-        except KeyboardInterrupt as exc:
-            pending = exc
-            stop.set()
-    if pending is not None:
-        raise pending
-
-
-def _drain(q: queue.Queue) -> None:
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return
+def _restore_batch(frames: list, restore, planar, fmt: PlaneFormat | None):
+    if fmt is None:
+        return restore(np.stack(frames))
+    luma, chroma = planar(np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames]), fmt)
+    return list(zip(luma, chroma, strict=True))
 
 
 def _is_dask(executor) -> bool:

@@ -245,14 +245,15 @@ class ToArray:
         return packed.to_ndarray()
 
 
-def demux(container, info: Source, copied: set[int], errors: list, threads: int = 1):
-    """Yield ``("frame", array, pts, rotation)`` for each decodable frame and
+def demux(container, info: Source, copied: set[int], errors: list, threads: int = 1, to_array=None):
+    """Yield ``("frame", array, pts, rotation)`` for each decodable frame
+    (``to_array(frame)``: BGR by default, see :class:`ToArray`) and
     ``("packet", packet)`` for each packet of a stream in ``copied``, in file
     order. Packets the decoder rejects are counted in ``errors``, not raised:
     the frames that decode are kept."""
     video = container.streams.video[0]
     streams = [video, *(s for s in info.others if s.index in copied)]
-    to_array = ToArray(info, threads)
+    to_array = to_array or ToArray(info, threads)
     packets = container.demux(streams)
     while True:
         try:

@@ -16,6 +16,7 @@ from fractions import Fraction
 import av
 from av.video.reformatter import VideoReformatter
 
+from .video_planes import PlaneFormat, planes_frame
 from .video_read import COLOUR_TAGS, SCALING, Source
 
 __all__ = ["Encoder", "choose_encoder", "CODEC_SUFFIXES"]
@@ -222,15 +223,37 @@ def video_frame(
     for every frame: PyAV otherwise builds a swscale context and its thread
     pool per frame (720p: 10 -> 5 ms a frame)."""
     frame = av.VideoFrame.from_ndarray(array, format=info.array_format)
+    frame = _to_encoder(frame, info, encoder, reformatter, threads, from_yuv=False)
+    frame.pts, frame.time_base = pts, time_base
+    return frame
+
+
+def plane_video_frame(
+    planes, fmt: PlaneFormat, info: Source, encoder: Encoder, pts, time_base: Fraction,
+    reformatter=None, threads=1,
+):  # fmt: skip
+    """Restored ``(luma, chroma)`` planes as a frame in the encoder's format:
+    as they are when the encoder takes the stream's own format (the usual
+    case), else resampled YUV to YUV with the same matrix and range."""
+    frame = planes_frame(*planes, fmt)
+    if encoder.pix_fmt != fmt.pix_fmt:
+        frame = _to_encoder(frame, info, encoder, reformatter, threads, from_yuv=True)
+    frame.pts, frame.time_base = pts, time_base
+    return frame
+
+
+def _to_encoder(frame, info: Source, encoder: Encoder, reformatter, threads, *, from_yuv: bool):
+    """``frame`` in the encoder's format, with the input's matrix and range
+    (``from_yuv``: the frame already has them)."""
     colorspace = info.colour.get("colorspace") or None
-    frame = (reformatter or VideoReformatter()).reformat(
+    colour_range = info.colour.get("color_range") or None
+    return (reformatter or VideoReformatter()).reformat(
         frame,
         format=encoder.pix_fmt,
         src_colorspace=colorspace,
         dst_colorspace=colorspace,
-        dst_color_range=info.colour.get("color_range") or None,
+        src_color_range=colour_range if from_yuv else None,
+        dst_color_range=colour_range,
         interpolation=SCALING,
         threads=threads,
     )
-    frame.pts, frame.time_base = pts, time_base
-    return frame
