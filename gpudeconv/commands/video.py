@@ -209,7 +209,7 @@ def run(args) -> int:
             line += " frames/s"
         print(f"{line}; streams copied: {streams}", file=sys.stderr)
         history = getattr(planar if "planes" in report.restored_as else restore, "history", None)
-        if history:  # --snr auto, restored here: what it chose, smoothed over time
+        if history is not None and len(history):  # --snr auto, restored here: its choices
             values = np.ravel(history)
             print(
                 f"gpudeconv video: snr auto chose {values.min():.3g} to {values.max():.3g} "

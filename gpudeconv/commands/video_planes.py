@@ -56,10 +56,10 @@ class PlaneRestorer:
         self.lock = threading.Lock()
 
     @property
-    def history(self) -> list:
+    def history(self) -> np.ndarray:
         """With ``auto``: the smoothed snr of every frame so far (luma's)."""
         luma = self.filters.get("luma")
-        return getattr(luma, "history", [])
+        return getattr(luma, "history", np.empty(0))
 
     def _filter(self, key, psf, channel_axis):
         with self.lock:

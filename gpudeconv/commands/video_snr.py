@@ -126,9 +126,14 @@ class SmoothedAutoWiener:
         # error, Wiener's own choice needs only the frames (no spectrum): it is
         # made here without restoring the batch a first time.
         self.choice_needs_spectrum = probe.reg is not None or probe.border == "circular"
-        #: The smoothed snr of every frame restored so far (frames[, channels]).
-        self.history: list[np.ndarray] = []
+        # One array per batch: a few bytes a frame however long the video.
+        self._chosen: list[np.ndarray] = []
         self.last_thumbnail = None
+
+    @property
+    def history(self) -> np.ndarray:
+        """The smoothed snr of every frame restored so far (frames[, channels])."""
+        return np.concatenate(self._chosen) if self._chosen else np.empty(0)
 
     def _filter(self, snr: float) -> Wiener:
         filt = self.filters.pop(snr, None)
@@ -160,7 +165,7 @@ class SmoothedAutoWiener:
         cuts = scene_cuts(thumbs, self.last_thumbnail)
         self.last_thumbnail = thumbs[-1]
         smoothed = self.smoother(raw, cuts)
-        self.history.extend(smoothed)
+        self._chosen.append(smoothed)
         return 10.0 ** (np.round(np.log10(smoothed) / STEP) * STEP)
 
     def restore_with(self, batch, values: np.ndarray):
