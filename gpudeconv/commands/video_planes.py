@@ -69,8 +69,9 @@ class PlaneRestorer:
 
     def __call__(self, luma, chroma, fmt: PlaneFormat):
         luma_filter = self._filter("luma", self.psf, None)
-        chroma_psf = downscale(self.psf, fmt.rows, fmt.cols)
-        chroma_filter = self._filter(("chroma", fmt.rows, fmt.cols), chroma_psf, 1)
+        chroma_psf = _fit(downscale(self.psf, fmt.rows, fmt.cols), chroma.shape[-2:])
+        key = ("chroma", fmt.rows, fmt.cols, chroma_psf.shape)
+        chroma_filter = self._filter(key, chroma_psf, 1)
         if self.auto:
             values = luma_filter.choose(np.asarray(luma))  # per frame, on the plane as stored
             chroma_values = np.repeat(values[:, None], chroma.shape[1], axis=1)
@@ -95,6 +96,18 @@ class PlaneRestorer:
         out += np.float32(zero + 0.5)
         out = out.astype(dtype)
         return out if xp is np else out.get()
+
+
+def _fit(psf: np.ndarray, shape) -> np.ndarray:
+    """``psf`` cut to at most ``shape`` about its centre (odd sides kept).
+    A PSF as wide as the picture can come out of :func:`downscale` one
+    pixel wider than the chroma plane (its bilinear tails): those are cut."""
+    rows, cols = (min(k, s - 1 + s % 2) for k, s in zip(psf.shape, shape, strict=True))
+    if (rows, cols) == psf.shape:
+        return psf
+    top, left = (psf.shape[0] - rows) // 2, (psf.shape[1] - cols) // 2
+    cut = psf[top : top + rows, left : left + cols]
+    return cut / cut.sum()
 
 
 def _with_values(auto: SmoothedAutoWiener, values):

@@ -127,7 +127,8 @@ def test_snr_auto_is_chosen_on_luma_and_shared_by_chroma():
     restorer(lumas[:3], chromas[:3], FMT)
     restorer(lumas[3:], chromas[3:], FMT)
     assert len(restorer.history) == 5
-    luma_auto, chroma_auto = restorer.filters["luma"], restorer.filters[("chroma", 2, 2)]
+    luma_auto = restorer.filters["luma"]
+    (chroma_auto,) = (f for k, f in restorer.filters.items() if k[0] == "chroma")
     # The chroma planes were restored with exactly the luma's values.
     assert set(chroma_auto.filters) <= set(luma_auto.filters) and chroma_auto.filters
     assert len(chroma_auto.history) == 0  # never chose on chroma
@@ -179,3 +180,14 @@ def test_gpu_snr_auto_planes_match_the_cpu():
     gpu = restorer("cupy", cupy)(lumas, chromas, FMT)
     for a, b in zip(cpu, gpu, strict=True):
         assert isinstance(b, np.ndarray) and np.abs(a.astype(int) - b).max() <= 1
+
+
+def test_a_psf_as_wide_as_the_frame_still_fits_the_chroma_planes():
+    # 15 px wide on a 15 px wide frame: scaled to the 8 px chroma planes it
+    # would be 9 px wide (its bilinear tails).
+    kernel = gpudeconv.psf.motion(15, 0)
+    assert downscale(kernel, 2, 2).shape[1] == 9
+    luma = np.random.default_rng(0).integers(16, 236, (2, 15, 15)).astype(np.uint8)
+    chroma = np.full((2, 2, 8, 8), 128, np.uint8)
+    out_luma, out_chroma = PlaneRestorer(fixed(100.0), kernel)(luma, chroma, FMT)
+    assert out_luma.shape == luma.shape and (out_chroma == 128).all()
