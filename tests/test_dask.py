@@ -221,6 +221,7 @@ def test_cli_folder_and_video_on_a_cluster(cluster, tmp_path):
         address,
     )
     assert result.returncode == 0, result.stderr
+    assert "restored as yuvj420p planes" in result.stderr  # MJPEG's own planes, remotely
     capture = cv2.VideoCapture(str(tmp_path / "out.avi"))
     count = 0
     while capture.read()[0]:

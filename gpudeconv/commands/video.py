@@ -136,6 +136,17 @@ def _plane_restorer(args):
     return PlaneRestorer(make_filter, args.psf, auto=auto, xp=xp)
 
 
+def _remote_planes(args):
+    """Wiener with a fixed snr restores YUV planes remotely too; with auto the
+    remote choice is per frame on BGR frames, as for images."""
+    settings = options.method_options(args, None)
+    if args.method != "wiener" or settings["snr"] == "auto":
+        return None
+    from .video_planes import RemotePlanes
+
+    return RemotePlanes(args.psf, settings)
+
+
 def _uses_gpu(args) -> bool:
     from ..engine.dispatch import resolve_backend
 
@@ -151,12 +162,12 @@ def run(args) -> int:
     with _terminate_cleanly():
         client = options.client(args)
         try:
-            planar = None
             if client is None:
                 restore, queue_batches = _local_restorer(args), 3
                 planar = _plane_restorer(args)
             else:
                 restore = options.remote_task(args, -1)
+                planar = _remote_planes(args)
                 queue_batches = max(3, 2 * sum(client.nthreads().values()))
             hardware = client is None and _uses_gpu(args)
             report = restore_video(

@@ -16,15 +16,18 @@ restoration clips to 0-255.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 
+from ..deconvolve import make_deconvolver
+from ..engine.backend import fft_threads
 from ..engine.kernels import downscale
 from ..media.video_planes import PlaneFormat
 from .video_snr import SmoothedAutoWiener
 
-__all__ = ["PlaneRestorer"]
+__all__ = ["PlaneRestorer", "RemotePlanes"]
 
 
 class PlaneRestorer:
@@ -112,3 +115,31 @@ def _fit(psf: np.ndarray, shape) -> np.ndarray:
 
 def _with_values(auto: SmoothedAutoWiener, values):
     return lambda batch: auto.restore_with(batch, values)
+
+
+def _wiener(psf, channel_axis, *, options):
+    return make_deconvolver(psf, "wiener", **{**options, "channel_axis": channel_axis})
+
+
+class RemotePlanes:
+    """The planes task for ``--scheduler`` (fixed snr): picklable, it carries
+    the PSF and the options, and each worker process plans its filters once;
+    FFTs run single-threaded inside, since the workers run batches side by
+    side. Half the bytes of BGR frames travel, and the client converts
+    nothing."""
+
+    def __init__(self, psf, options: dict):
+        if options.get("snr") == "auto":
+            raise ValueError("RemotePlanes restores with a fixed snr; auto is chosen per frame")
+        self.psf, self.options = psf, dict(options)
+        self._restorer = None
+
+    def __getstate__(self):
+        return {"psf": self.psf, "options": self.options, "_restorer": None}
+
+    def __call__(self, luma, chroma, fmt: PlaneFormat):
+        if self._restorer is None:
+            make_filter = functools.partial(_wiener, options=self.options)
+            self._restorer = PlaneRestorer(make_filter, self.psf)
+        with fft_threads(1):
+            return self._restorer(luma, chroma, fmt)

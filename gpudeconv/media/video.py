@@ -117,8 +117,8 @@ def restore_video(
         cols'), PlaneFormat)`` in the stream's own values (uint8, or uint16
         holding ``PlaneFormat.bits`` bits) and returns both restored, same
         shapes and dtype. No colour conversion either way: faster (see
-        ``gpudeconv.commands.video_planes.PlaneRestorer``). Not used with
-        an ``executor``.
+        ``gpudeconv.commands.video_planes.PlaneRestorer``). With an
+        ``executor`` it must be picklable (``RemotePlanes``).
     codec : str, optional
         ``"h264"`` (default for .mp4/.mov/.mkv/.avi), ``"hevc"``, ``"av1"``
         (default for .webm) or any FFmpeg encoder name.
@@ -158,7 +158,7 @@ def restore_video(
         # The host's cores convert frames faster together where the GPU restores.
         threads = 0 if hardware else 1
         fmt = None
-        if planar is not None and executor is None:
+        if planar is not None:
             fmt = plane_format(info.pix_fmt, info.colour.get("color_range", 0))
         to_array = ToPlanes(fmt) if fmt is not None else None
         copied = {s.index for s in info.others}
@@ -313,6 +313,8 @@ def _pipeline(
                 batch, frames = item
                 if hasattr(frames, "result"):
                     frames = frames.result()  # a future: waited for in order
+                    if fmt is not None:
+                        frames = list(zip(*frames, strict=True))  # (luma, chroma) pairs
                 frames = () if frames is None else frames  # a batch of packets only
                 for array, pts in zip(frames, batch.pts, strict=False):
                     if stop.is_set():
@@ -359,7 +361,11 @@ def _pipeline(
                 restore_seconds += time.perf_counter() - began
             elif batch.frames:  # a future; the writer waits for it in order
                 extra = {"pure": False} if _is_dask(executor) else {}
-                frames = executor.submit(restore, np.stack(batch.frames), **extra)
+                if fmt is None:
+                    task = (restore, np.stack(batch.frames))
+                else:
+                    task = (planar, *_stack_planes(batch.frames), fmt)
+                frames = executor.submit(*task, **extra)
             if not put(restored, (batch, frames)):
                 break
     except BaseException:
@@ -378,10 +384,14 @@ def _pipeline(
     )  # fmt: skip
 
 
+def _stack_planes(frames: list) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames])
+
+
 def _restore_batch(frames: list, restore, planar, fmt: PlaneFormat | None):
     if fmt is None:
         return restore(np.stack(frames))
-    luma, chroma = planar(np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames]), fmt)
+    luma, chroma = planar(*_stack_planes(frames), fmt)
     return list(zip(luma, chroma, strict=True))
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import larger_scene_crop, psnr
 
 import gpudeconv
-from gpudeconv.commands.video_planes import PlaneRestorer
+from gpudeconv.commands.video_planes import PlaneRestorer, RemotePlanes
 from gpudeconv.commands.video_snr import SmoothedAutoWiener
 from gpudeconv.engine.dispatch import cupy_usable
 from gpudeconv.engine.kernels import downscale
@@ -191,3 +191,20 @@ def test_a_psf_as_wide_as_the_frame_still_fits_the_chroma_planes():
     chroma = np.full((2, 2, 8, 8), 128, np.uint8)
     out_luma, out_chroma = PlaneRestorer(fixed(100.0), kernel)(luma, chroma, FMT)
     assert out_luma.shape == luma.shape and (out_chroma == 128).all()
+
+
+def test_the_remote_task_travels_and_restores_as_the_local_one():
+    import pickle
+
+    _, blurred = blurred_photo(size=(90, 120))
+    luma, chroma = to_yuv(blurred)
+    options = {"snr": 100.0, "backend": "numpy", "border": "harmonic"}
+    task = RemotePlanes(PSF, options)
+    task(luma[None], chroma[None], FMT)  # planned here: the plan must not travel
+    copy = pickle.loads(pickle.dumps(task))
+    assert copy._restorer is None
+    local = PlaneRestorer(fixed(100.0), PSF)(luma[None], chroma[None], FMT)
+    for a, b in zip(copy(luma[None], chroma[None], FMT), local, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="fixed snr"):
+        RemotePlanes(PSF, {"snr": "auto"})

@@ -123,15 +123,27 @@ def test_streams_stored_as_rgb_take_the_bgr_route(tmp_path):
     assert report.restored_as == "bgr24" and called
 
 
-def test_an_executor_takes_the_bgr_route(tmp_path):
+def test_an_executor_restores_the_planes_remotely_in_order(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    make_clip(tmp_path / "in.mp4", n=4, audio=False)
-    with ThreadPoolExecutor(1) as pool:
+    make_clip(tmp_path / "in.mkv", n=9, audio=False)
+    batches = []
+
+    def planar(luma, chroma, fmt):
+        batches.append(len(luma))
+        return luma, chroma
+
+    with ThreadPoolExecutor(3) as pool:
         report = video.restore_video(
-            tmp_path / "in.mp4", tmp_path / "out.mp4", lambda b: b, planar=never, executor=pool
-        )
-    assert report.restored_as == "bgr24" and report.frames_written == 4
+            tmp_path / "in.mkv", tmp_path / "out.mkv", never, planar=planar, executor=pool,
+            batch_size=2, codec="ffv1",
+        )  # fmt: skip
+    assert report.restored_as == "yuv420p planes" and report.frames_written == 9
+    assert sorted(batches) == [1, 2, 2, 2, 2]
+    before, after = stored_planes(tmp_path / "in.mkv"), stored_planes(tmp_path / "out.mkv")
+    for a, b in zip(before, after, strict=True):
+        for plane_a, plane_b in zip(a, b, strict=True):
+            np.testing.assert_array_equal(plane_a, plane_b)
 
 
 def test_planes_are_resampled_when_the_encoder_needs_another_layout(tmp_path):
