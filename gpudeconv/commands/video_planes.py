@@ -45,7 +45,7 @@ class PlaneRestorer:
         The blur of the full-size picture.
     auto : bool
         The filters are :class:`SmoothedAutoWiener`: the snr is chosen per
-        frame on the luma plane, smoothed over time, and the chroma planes
+        frame on the luma plane (about black), smoothed over time, and the chroma planes
         take the same value (their noise relative to the picture's range is
         the luma's).
     xp : module
@@ -76,7 +76,9 @@ class PlaneRestorer:
         key = ("chroma", fmt.rows, fmt.cols, chroma_psf.shape)
         chroma_filter = self._filter(key, chroma_psf, 1)
         if self.auto:
-            values = luma_filter.choose(np.asarray(luma))  # per frame, on the plane as stored
+            # Per frame, on luma about black: its peak is then the picture's
+            # (a dark limited-range frame is not taken for a bright one).
+            values = luma_filter.choose(np.subtract(luma, fmt.black, dtype=np.float32))
             chroma_values = np.repeat(values[:, None], chroma.shape[1], axis=1)
             luma_filter = _with_values(luma_filter, values)
             chroma_filter = _with_values(chroma_filter, chroma_values)
@@ -89,13 +91,15 @@ class PlaneRestorer:
     def _restore(self, filt, planes, zero: int, limits, dtype):
         xp = self.xp
         data = xp.asarray(planes)
-        low = min(limits[0], int(data.min())) - zero
-        high = max(limits[1], int(data.max())) - zero
+        # Each plane of each frame keeps its own widened limits: a frame's
+        # output does not depend on the others in its batch.
+        low = xp.minimum(data.min(axis=(-2, -1), keepdims=True), limits[0]).astype(np.float32)
+        high = xp.maximum(data.max(axis=(-2, -1), keepdims=True), limits[1]).astype(np.float32)
         # A float input comes back as float, unclipped: clipped, then the zero
         # level and a half added back so that the cast rounds (all in place:
         # 1080p planes are 3 MB a frame).
         out = filt(xp.subtract(data, zero, dtype=np.float32))
-        xp.clip(out, low, high, out=out)
+        xp.clip(out, low - zero, high - zero, out=out)
         out += np.float32(zero + 0.5)
         out = out.astype(dtype)
         return out if xp is np else out.get()

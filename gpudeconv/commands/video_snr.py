@@ -174,7 +174,8 @@ class SmoothedAutoWiener:
         # One channel plane per (frame, channel): planes sharing a value are
         # restored together.
         planes = np.moveaxis(batch, self.channel_axis, -3) if values.ndim > 1 else batch
-        out = planes.copy()  # on batch's device, in its dtype: every plane is overwritten
+        # C order, so that the flat view below writes into it; on batch's device
+        out = np.empty_like(planes, order="C")
         flat_in = planes.reshape(-1, *planes.shape[-2:])
         flat_out = out.reshape(flat_in.shape)
         values = values.reshape(-1)

@@ -29,10 +29,8 @@ SEMI_PLANAR = {
     "p010le": "yuv420p10le",
     "p016le": "yuv420p16le",
 }
-#: JPEG-range variants of the 8-bit planar formats.
-FULL_RANGE_FORMATS = {"yuvj420p", "yuvj422p", "yuvj444p"}
-#: The colour_range tag FFmpeg uses for full ("JPEG") range.
-RANGE_FULL = 2
+#: The colour_range tags FFmpeg uses for limited ("MPEG") and full ("JPEG") range.
+RANGE_LIMITED, RANGE_FULL = 1, 2
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def plane_format(pix_fmt: str, colour_range: int = 0) -> PlaneFormat | None:
     cols = 64 // probe.chroma_width()
     if rows not in (1, 2) or cols not in (1, 2):
         return None
-    full = planar in FULL_RANGE_FORMATS or colour_range == RANGE_FULL
+    full = planar.startswith("yuvj") or colour_range == RANGE_FULL  # yuvj*: JPEG range
     return PlaneFormat(planar, components[0].bits, rows, cols, full)
 
 
@@ -108,18 +106,40 @@ def _view(plane, dtype) -> np.ndarray:
 class ToPlanes:
     """Decoded frames as ``(luma (rows, cols), chroma (2, rows', cols'))``
     arrays in the stream's own values. One per thread (it keeps a swscale
-    context for the semi-planar formats)."""
+    context for the semi-planar formats).
+
+    A frame in another layout of the same samples is repacked, range kept:
+    NV12/P010 (NVDEC's output), and 16-bit containers of fewer bits (NVDEC
+    gives 10-bit 4:4:4 as ``yuv444p16le``, the bits at the top), which are
+    shifted down exactly rather than rescaled by swscale (off by one at the
+    top).
+    """
 
     def __init__(self, fmt: PlaneFormat):
         self.fmt = fmt
         self.repack = VideoReformatter()
 
     def __call__(self, frame) -> tuple[np.ndarray, np.ndarray]:
-        if frame.format.name != self.fmt.pix_fmt:  # NV12 and friends: repacked
-            frame = self.repack.reformat(frame, format=self.fmt.pix_fmt)
-        dtype = self.fmt.dtype
+        fmt, shift = self.fmt, 0
+        name = frame.format.name
+        if name != fmt.pix_fmt:
+            wide = plane_format(name)
+            same_layout = wide is not None and (wide.rows, wide.cols) == (fmt.rows, fmt.cols)
+            target = fmt.pix_fmt
+            if same_layout and wide.bits == 16 and fmt.bits < 16:
+                target, shift = wide.pix_fmt, 16 - fmt.bits
+            if name != target:
+                colour_range = RANGE_FULL if fmt.full_range else RANGE_LIMITED
+                frame = self.repack.reformat(
+                    frame, format=target, src_color_range=colour_range,
+                    dst_color_range=colour_range,
+                )  # fmt: skip
+        dtype = np.uint16 if shift else fmt.dtype
         y, u, v = (_view(p, dtype) for p in frame.planes[:3])
-        return y.copy(), np.stack([u, v])
+        if shift:  # rounded, for 16-bit data that is not padded bits
+            top = (1 << fmt.bits) - 1
+            y, u, v = (np.minimum((a + (1 << (shift - 1))) >> shift, top) for a in (y, u, v))
+        return y.astype(fmt.dtype, copy=True), np.stack([u, v]).astype(fmt.dtype, copy=False)
 
 
 def planes_frame(luma: np.ndarray, chroma: np.ndarray, fmt: PlaneFormat):

@@ -208,3 +208,18 @@ def test_the_remote_task_travels_and_restores_as_the_local_one():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="fixed snr"):
         RemotePlanes(PSF, {"snr": "auto"})
+
+
+def test_a_frame_is_restored_the_same_whatever_else_is_in_its_batch():
+    edge = np.where(np.arange(96) < 48, 16, 235).astype(np.uint8)
+    frame = gpudeconv.blur(np.tile(edge, (96, 1)), PSF, backend="numpy")
+    extreme = frame.copy()
+    extreme[0, 0], extreme[0, 1] = 255, 0  # widens the limits of its own frame only
+    chroma = np.full((2, 2, 48, 48), 128, np.uint8)
+    chroma[1, 0, 0, 0] = 255
+    restorer = PlaneRestorer(fixed(1e4), PSF)
+    alone_luma, alone_chroma = restorer(frame[None], chroma[:1], FMT)
+    batch_luma, batch_chroma = restorer(np.stack([frame, extreme]), chroma, FMT)
+    np.testing.assert_array_equal(batch_luma[0], alone_luma[0])
+    np.testing.assert_array_equal(batch_chroma[0], alone_chroma[0])
+    assert batch_luma[1].max() > 235  # the extreme frame's own limits are wider

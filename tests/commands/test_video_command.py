@@ -90,8 +90,8 @@ def test_snr_auto_is_smoothed_on_the_command_line(tmp_path):
     assert "restored as yuv420p planes" in result.stderr
     blurred, restored = luma_planes(tmp_path / "clip.mp4"), luma_planes(tmp_path / "out.mp4")
     psf = gpudeconv.psf.from_spec(KERNEL)
-    # Chosen per frame on the luma plane as stored, smoothed over time.
-    _, raw = gpudeconv.wiener(blurred, psf, snr="auto", return_snr=True, backend="numpy")
+    # Chosen per frame on the luma plane about black, smoothed over time.
+    _, raw = gpudeconv.wiener(blurred - 16.0, psf, snr="auto", return_snr=True, backend="numpy")
     smoothed = SnrSmoother()(raw)
     # Each frame's luma restored with its smoothed choice, about black (16);
     # CRF 0 is lossless.

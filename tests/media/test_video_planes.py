@@ -30,6 +30,7 @@ def stored_planes(path):
         ("yuv420p", 0, ("yuv420p", 8, 2, 2, False)),
         ("yuv420p", 2, ("yuv420p", 8, 2, 2, True)),
         ("yuvj420p", 0, ("yuvj420p", 8, 2, 2, True)),
+        ("yuvj440p", 0, ("yuvj440p", 8, 2, 1, True)),
         ("yuv422p10le", 1, ("yuv422p10le", 10, 1, 2, False)),
         ("yuv444p", 0, ("yuv444p", 8, 1, 1, False)),
         ("nv12", 0, ("yuv420p", 8, 2, 2, False)),
@@ -67,13 +68,35 @@ def test_planes_round_trip_exactly(pix_fmt, rows, cols):
     np.testing.assert_array_equal(back_chroma, chroma)
 
 
-def test_semi_planar_frames_are_repacked_not_converted():
+@pytest.mark.parametrize("target", ["yuv420p", "yuvj420p"])
+@pytest.mark.parametrize("tag", [0, 1, 2])
+def test_semi_planar_frames_are_repacked_not_converted(target, tag):
+    # NVDEC's NV12, whatever its range tag says, into the stream's own format.
     rng = np.random.default_rng(1)
-    fmt = plane_format("yuv420p")
-    luma = rng.integers(16, 236, (64, 96)).astype(np.uint8)
-    chroma = rng.integers(16, 241, (2, 32, 48)).astype(np.uint8)
-    nv12 = planes_frame(luma, chroma, fmt).reformat(format="nv12")
-    back_luma, back_chroma = ToPlanes(plane_format("nv12"))(nv12)
+    luma = rng.integers(0, 256, (64, 96)).astype(np.uint8)
+    chroma = rng.integers(0, 256, (2, 32, 48)).astype(np.uint8)
+    nv12 = planes_frame(luma, chroma, plane_format("yuv420p")).reformat(format="nv12")
+    nv12.color_range = tag
+    back_luma, back_chroma = ToPlanes(plane_format(target))(nv12)
+    np.testing.assert_array_equal(back_luma, luma)
+    np.testing.assert_array_equal(back_chroma, chroma)
+
+
+@pytest.mark.parametrize("wide, own", [("yuv444p16le", "yuv444p10le"), ("p016le", "yuv420p10le")])
+def test_sixteen_bit_containers_of_ten_bits_are_shifted_exactly(wide, own):
+    # NVDEC gives 10-bit 4:4:4 as yuv444p16le (and may give P016): the bits
+    # at the top. swscale's rescaling is off by one at the top of the range.
+    fmt = plane_format(own)
+    rng = np.random.default_rng(2)
+    rows, cols = 20, 30
+    luma = rng.integers(0, 1024, (rows, cols)).astype(np.uint16)
+    chroma = rng.integers(0, 1024, (2, rows // fmt.rows, cols // fmt.cols)).astype(np.uint16)
+    luma[0, 0] = chroma[0, 0, 0] = 1023
+    sixteen = plane_format(wide)
+    frame = planes_frame(luma << 6, chroma << 6, sixteen)
+    if wide != sixteen.pix_fmt:
+        frame = frame.reformat(format=wide)
+    back_luma, back_chroma = ToPlanes(fmt)(frame)
     np.testing.assert_array_equal(back_luma, luma)
     np.testing.assert_array_equal(back_chroma, chroma)
 
