@@ -46,6 +46,28 @@ def test_video_restores_keeps_audio_and_reports_it(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("method", ["wiener", "richardson_lucy"])
+def test_ten_bit_video_is_restored_as_ten_bit(tmp_path, method):
+    truth = make_clip(tmp_path / "in.mkv", n=4, pix_fmt="yuv420p10le", audio=False)
+    extra = ["--iterations", "10"] if method == "richardson_lucy" else []
+    result = run(
+        "video", tmp_path / "in.mkv", tmp_path / "out.mkv", "--psf", KERNEL, "--method", method,
+        *extra,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    route = "yuv420p10le planes" if method == "wiener" else "bgr48le"
+    assert "libx264 yuv420p10le" in result.stderr and f"restored as {route}" in result.stderr
+    blurred, _, _ = read_video(tmp_path / "in.mkv", fmt="bgr48le")
+    restored, _, info = read_video(tmp_path / "out.mkv", fmt="bgr48le")
+    assert info["pix_fmt"] == "yuv420p10le"
+    sharp = [t.astype(np.uint16) * 257 for t in truth]
+    gain = np.mean([
+        psnr(t, r, data_range=65535) - psnr(t, b, data_range=65535)
+        for t, r, b in zip(sharp, restored, blurred, strict=True)
+    ])  # fmt: skip
+    assert gain > 1, gain
+
+
 def test_codec_crf_and_preset(tmp_path):
     make_clip(tmp_path / "clip.mp4", n=8, audio=False)
     sizes = {}
