@@ -1,6 +1,7 @@
 """Isotropic blurs: defocus (a disk) and Gaussian, from the radial spectrum.
 
-The ring means of the power spectrum are fitted with
+The ring means of the tapered power spectrum (:attr:`.Spectrum.tapered`,
+whose borders leak no slow tail into a steep fall) are fitted with
 
     P(rho) = A * rho**-alpha * |H(rho)|**2 + N
 
@@ -80,7 +81,7 @@ def ring_means(spec: Spectrum, max_rho: float = MAX_RHO):
     ring = np.rint(spec.radius / spec.step).astype(np.intp)
     keep = spec.valid & (spec.radius <= 0.5)
     count = np.bincount(ring[keep])
-    total = np.bincount(ring[keep], spec.power[keep])
+    total = np.bincount(ring[keep], spec.tapered[keep])
     rho = np.arange(len(count)) * spec.step
     use = (count > 0) & (rho >= FIRST_RHO) & (rho <= max_rho)
     return rho[use], total[use] / count[use], count[use]
@@ -214,7 +215,8 @@ def ellipticity(spec: Spectrum, radial: RadialFit) -> float:
     rings = int(ring[keep].max()) + 1 if keep.any() else 1
     index = sector[keep] * rings + ring[keep]
     count = np.bincount(index, minlength=SECTORS * rings).reshape(SECTORS, rings)
-    total = np.bincount(index, spec.power[keep], minlength=SECTORS * rings).reshape(SECTORS, rings)
+    total = np.bincount(index, spec.tapered[keep], minlength=SECTORS * rings)
+    total = total.reshape(SECTORS, rings)
     r_all = np.arange(rings) * step
     sigma2 = np.zeros(SECTORS)
     for k in range(SECTORS):
