@@ -19,6 +19,10 @@ SAMPLE_RATE = 48000
 def scene(n, rows=120, cols=160, step=2):
     """``n`` sharp BGR frames: a crop of the built-in photo moving right."""
     photo = builtin_image()
+    if 20 + rows > photo.shape[0] or 30 + step * (n - 1) + cols > photo.shape[1]:
+        # Cropping past the photo would give smaller frames, which the encoder
+        # would silently stretch: another blur than the one asked for.
+        raise ValueError(f"{n} frames of {rows}x{cols} do not fit in the {photo.shape[:2]} photo")
     return [
         np.ascontiguousarray(photo[20 + i : 20 + i + rows, 30 + step * i : 30 + step * i + cols])
         for i in range(n)
