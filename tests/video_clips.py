@@ -17,16 +17,20 @@ SAMPLE_RATE = 48000
 
 
 def scene(n, rows=120, cols=160, step=2):
-    """``n`` sharp BGR frames: a crop of the built-in photo moving right."""
+    """``n`` sharp BGR frames: a crop of the built-in photo moving right, and
+    back at the photo's edge (a long clip stays a crop of the real photo)."""
     photo = builtin_image()
-    if 20 + rows > photo.shape[0] or 30 + step * (n - 1) + cols > photo.shape[1]:
-        # Cropping past the photo would give smaller frames, which the encoder
+    room = photo.shape[1] - 30 - cols  # how far the crop can move
+    if 20 + rows > photo.shape[0] or room < 0:
+        # A crop past the photo would give smaller frames, which the encoder
         # would silently stretch: another blur than the one asked for.
-        raise ValueError(f"{n} frames of {rows}x{cols} do not fit in the {photo.shape[:2]} photo")
-    return [
-        np.ascontiguousarray(photo[20 + i : 20 + i + rows, 30 + step * i : 30 + step * i + cols])
-        for i in range(n)
-    ]
+        raise ValueError(f"{rows}x{cols} frames do not fit in the {photo.shape[:2]} photo")
+    frames = []
+    for i in range(n):
+        shift = (step * i) % (2 * room) if room else 0
+        x = 30 + (shift if shift <= room else 2 * room - shift)
+        frames.append(np.ascontiguousarray(photo[20 : 20 + rows, x : x + cols]))
+    return frames
 
 
 def make_clip(
