@@ -207,6 +207,7 @@ class FloorFit:
     """No blur against Gaussian and disk, each over a floor that may fall."""
 
     gain: float  # rss of no blur over the Gaussian's
+    rss_gaussian: float
     sigma: float  # the Gaussian's, the scene's softness taken out
     disk_gain: float  # rss of the Gaussian over the disk's
     radius: float
@@ -240,6 +241,7 @@ def fit_floor(spec: Spectrum) -> FloorFit:
     _, sigma = _best(rho, y, w, gauss, SIGMAS, FLOOR_SLOPES)
     return FloorFit(
         gain=rss_none / max(rss_gaussian, 1e-12),
+        rss_gaussian=rss_gaussian,
         sigma=float(np.sqrt(max(sigma**2 - SCENE_SIGMA**2, 0.0))),
         disk_gain=rss_gaussian / max(rss_disk, 1e-12),
         radius=radius,
