@@ -218,7 +218,7 @@ class FloorFit:
         return self.gain * self.disk_gain
 
 
-def fit_floor(spec: Spectrum) -> FloorFit:
+def fit_floor(spec: Spectrum, disks: bool = True) -> FloorFit:
     """The fits of :func:`fit_radial` with a noise floor ``N rho**-slope``.
 
     JPEG's error is not white: on a strongly blurred photo (Gaussian sigma
@@ -229,13 +229,15 @@ def fit_floor(spec: Spectrum) -> FloorFit:
     sharp. Over a falling floor the Gaussian then fits 9-180 times better
     than no blur, with a sigma of 3.8-8.4 px; on the same photos unblurred
     (with or without JPEG), wherever the sigma over the falling floor passes
-    1.5 px (at most 2.7 px) the gain stays under 1.8.
+    1.5 px (at most 2.8 px) the gain stays under 1.8. ``disks=False``
+    leaves the disks out (``disk_gain`` 0).
     """
     rho, y, w = _rings(spec, MAX_RHO)
     gauss, disk = _transfer(tuple(np.round(rho, 12)))
     rss_none, _ = _best(rho, y, w, np.ones((1, len(rho))), np.zeros(1), FLOOR_SLOPES)
     rss_gaussian, _ = _best(rho, y, w, gauss, SIGMAS, FLOOR_SLOPES)
-    rss_disk, radius = _best(rho, y, w, disk, RADII, FLOOR_SLOPES)
+    # The disks cost half the time; only the choice of a family needs them.
+    rss_disk, radius = _best(rho, y, w, disk, RADII, FLOOR_SLOPES) if disks else (np.inf, 0.0)
     rho, y, w = _rings(spec, MAX_RHO_GAUSSIAN)
     gauss = _transfer(tuple(np.round(rho, 12)))[0]
     _, sigma = _best(rho, y, w, gauss, SIGMAS, FLOOR_SLOPES)

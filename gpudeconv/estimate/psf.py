@@ -181,7 +181,7 @@ def _sigma_over_jpeg(radial, spec) -> float:
     sigma 5 in a JPEG that were 16-19 % low (now 1-7 % high), none lost."""
     if spec is None or radial.sigma < JPEG_SIGMA - 1.0:
         return radial.sigma
-    floor = fit_floor(spec)
+    floor = fit_floor(spec, disks=False)
     if floor.sigma >= JPEG_SIGMA and radial.rss_gaussian >= JPEG_FIT * floor.rss_gaussian:
         return floor.sigma
     return radial.sigma
