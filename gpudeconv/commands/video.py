@@ -117,23 +117,14 @@ def _plane_restorer(args):
     iterative methods, not linear, restore BGR frames."""
     if args.method != "wiener":
         return None
-    from ..deconvolve import make_deconvolver
-    from .video_planes import PlaneRestorer
-    from .video_snr import SmoothedAutoWiener
+    from .video_planes import PlaneRestorer, wiener_filters
 
     settings = options.method_options(args, None)
-    auto = settings["snr"] == "auto"
-
-    def make_filter(psf, channel_axis):
-        chosen = {**settings, "channel_axis": channel_axis}
-        if auto:
-            return SmoothedAutoWiener(psf, **chosen)
-        return make_deconvolver(psf, "wiener", **chosen)
-
     xp = np
     if _uses_gpu(args):
         import cupy as xp
-    return PlaneRestorer(make_filter, args.psf, auto=auto, xp=xp)
+    auto = settings["snr"] == "auto"
+    return PlaneRestorer(wiener_filters(settings), args.psf, auto=auto, xp=xp)
 
 
 def _remote_planes(args):

@@ -27,7 +27,7 @@ from ..engine.kernels import downscale
 from ..media.video_planes import PlaneFormat
 from .video_snr import SmoothedAutoWiener
 
-__all__ = ["PlaneRestorer", "RemotePlanes"]
+__all__ = ["PlaneRestorer", "RemotePlanes", "wiener_filters"]
 
 
 class PlaneRestorer:
@@ -64,31 +64,41 @@ class PlaneRestorer:
         luma = self.filters.get("luma")
         return getattr(luma, "history", np.empty(0))
 
-    def _filter(self, key, psf, channel_axis):
+    def _filter(self, key, psf_of, channel_axis):
+        """The filter for ``key``, made once from the PSF ``psf_of()`` gives."""
         with self.lock:
             if key not in self.filters:
-                self.filters[key] = self.make_filter(psf, channel_axis)
+                self.filters[key] = self.make_filter(psf_of(), channel_axis)
             return self.filters[key]
 
     def __call__(self, luma, chroma, fmt: PlaneFormat):
-        luma_filter = self._filter("luma", self.psf, None)
-        chroma_psf = _fit(downscale(self.psf, fmt.rows, fmt.cols), chroma.shape[-2:])
-        key = ("chroma", fmt.rows, fmt.cols, chroma_psf.shape)
-        chroma_filter = self._filter(key, chroma_psf, 1)
+        luma_filter = self._filter("luma", lambda: self.psf, None)
+        shape = chroma.shape[-2:]
+        chroma_filter = self._filter(
+            ("chroma", fmt.rows, fmt.cols, shape),
+            lambda: _fit(downscale(self.psf, fmt.rows, fmt.cols), shape),
+            1,
+        )
+        shifted = None
         if self.auto:
             # Per frame, on luma about black: its peak is then the picture's
             # (a dark limited-range frame is not taken for a bright one).
-            values = luma_filter.choose(np.subtract(luma, fmt.black, dtype=np.float32))
+            shifted = np.subtract(luma, fmt.black, dtype=np.float32)
+            values = luma_filter.choose(shifted)
             chroma_values = np.repeat(values[:, None], chroma.shape[1], axis=1)
             luma_filter = _with_values(luma_filter, values)
             chroma_filter = _with_values(chroma_filter, chroma_values)
+            if self.xp is not np:
+                shifted = None  # integers travel to the GPU, not floats
         low, high = (fmt.black, fmt.luma_top), fmt.chroma_range
         return (
-            self._restore(luma_filter, luma, fmt.black, low, fmt.dtype),
+            self._restore(luma_filter, luma, fmt.black, low, fmt.dtype, shifted),
             self._restore(chroma_filter, chroma, fmt.neutral, high, fmt.dtype),
         )
 
-    def _restore(self, filt, planes, zero: int, limits, dtype):
+    def _restore(self, filt, planes, zero: int, limits, dtype, shifted=None):
+        """``planes`` restored about ``zero``; ``shifted``: ``planes - zero``
+        in float32 when already made."""
         xp = self.xp
         data = xp.asarray(planes)
         # Each plane of each frame keeps its own widened limits: a frame's
@@ -98,7 +108,9 @@ class PlaneRestorer:
         # A float input comes back as float, unclipped: clipped, then the zero
         # level and a half added back so that the cast rounds (all in place:
         # 1080p planes are 3 MB a frame).
-        out = filt(xp.subtract(data, zero, dtype=np.float32))
+        if shifted is None:
+            shifted = xp.subtract(data, zero, dtype=np.float32)
+        out = filt(shifted)
         xp.clip(out, low - zero, high - zero, out=out)
         out += np.float32(zero + 0.5)
         out = out.astype(dtype)
@@ -121,8 +133,18 @@ def _with_values(auto: SmoothedAutoWiener, values):
     return lambda batch: auto.restore_with(batch, values)
 
 
+def wiener_filters(options: dict):
+    """``make_filter`` for :class:`PlaneRestorer`: Wiener with ``options``
+    (those of :func:`gpudeconv.wiener` but ``channel_axis``), a
+    :class:`SmoothedAutoWiener` where ``snr`` is ``"auto"``. Picklable."""
+    return functools.partial(_wiener, options=dict(options))
+
+
 def _wiener(psf, channel_axis, *, options):
-    return make_deconvolver(psf, "wiener", **{**options, "channel_axis": channel_axis})
+    chosen = {**options, "channel_axis": channel_axis}
+    if chosen.get("snr") == "auto":
+        return SmoothedAutoWiener(psf, **chosen)
+    return make_deconvolver(psf, "wiener", **chosen)
 
 
 class RemotePlanes:
@@ -143,7 +165,6 @@ class RemotePlanes:
 
     def __call__(self, luma, chroma, fmt: PlaneFormat):
         if self._restorer is None:
-            make_filter = functools.partial(_wiener, options=self.options)
-            self._restorer = PlaneRestorer(make_filter, self.psf)
+            self._restorer = PlaneRestorer(wiener_filters(self.options), self.psf)
         with fft_threads(1):
             return self._restorer(luma, chroma, fmt)
