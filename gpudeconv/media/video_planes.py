@@ -12,6 +12,7 @@ chroma, for about half the work.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import av
@@ -68,6 +69,7 @@ class PlaneFormat:
         return 16 << (self.bits - 8), 240 << (self.bits - 8)
 
 
+@functools.lru_cache(maxsize=64)  # asked per frame for NVDEC's NV12 (see ToPlanes)
 def plane_format(pix_fmt: str, colour_range: int = 0) -> PlaneFormat | None:
     """The :class:`PlaneFormat` frames of ``pix_fmt`` are restored in, or
     None when they are not YUV with three planes (RGB, grey, palette,
