@@ -82,10 +82,7 @@ def padded_frames(image, psf, spatial, work, pad=None):
     moved = da.moveaxis(image, spatial, (-2, -1)).astype(work)
     shape = moved.shape[-2:]
     psf = normalize(psf)
-    pad = check_pad(pad)
-    padded = Padding.reflect(
-        shape, psf.shape, default_pad(psf.shape) if pad is None else pad
-    ).padded
+    padded = Padding.reflect(shape, psf.shape, default_pad(psf.shape, check_pad(pad))).padded
     batch_chunks = moved.chunks[:-2]
     rows = da.stack([moved[..., shape[0] - 1, :], moved[..., 0, :]], axis=-2)
     columns = da.stack([moved[..., :, shape[1] - 1], moved[..., :, 0]], axis=-1)

@@ -32,11 +32,14 @@ from .directional import ELONGATION, directional_tables, principal_axis
 __all__ = ["HarmonicExtension", "default_pad", "harmonic_weights"]
 
 
-def default_pad(psf_shape) -> tuple[int, int]:
-    """Padding per side of the harmonic border when none is asked for: twice
-    the PSF's extent. Measured on 720p photographs (``benchmarks/borders.py``,
-    motion 15-41 px and a camera shake): +0.2 dB over one extent, for about
-    1.1-1.2x the FFT's area; three extents add 0.05 dB more."""
+def default_pad(psf_shape, pad=None):
+    """Padding per side of the harmonic border: ``pad`` when asked for, else
+    twice the PSF's extent. Measured on 720p photographs
+    (``benchmarks/borders.py``, motion 15-41 px and a camera shake): +0.2 dB
+    over one extent, for about 1.1-1.2x the FFT's area; three extents add
+    0.05 dB more."""
+    if pad is not None:
+        return pad
     return 2 * int(psf_shape[0]), 2 * int(psf_shape[1])
 
 

@@ -248,8 +248,8 @@ class FourierFilter:
     def _padding(self, shape) -> Padding:
         if self.border in PADDED_BORDERS:
             pad = self.pad
-            if pad is None and self.border == "harmonic" and self.along_motion:
-                pad = default_pad(self.psf.shape)
+            if self.border == "harmonic" and self.along_motion:
+                pad = default_pad(self.psf.shape, pad)
             return Padding.reflect(shape, self.psf.shape, pad, seamless=self.seamless)
         return Padding.none(shape)
 

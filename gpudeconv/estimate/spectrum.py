@@ -46,7 +46,7 @@ MAX_TILES_PER_SIDE = 2
 MIN_SIDE = 32
 #: The share of each tile side under the taper of :attr:`Spectrum.tapered`
 #: (a quarter at each end). Measured on Set12 and the colour photos (Gaussian
-#: sigma 1-5, noise 0-2 and JPEG 85, ``benchmarks/psf_gaussian_bias.py``):
+#: sigma 1-5, noise 0-2 and JPEG 85, ``benchmarks/psf_radial_bias.py``):
 #: a full Hann window (1.0) leaves no bias at sigma 5 but weights the tile's
 #: middle so much that sharp photos with a soft centre read as blurred (no
 #: blur named "none" or at most 1 px: 88 % of cases against 94 %); 0.25 and
